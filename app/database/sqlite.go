@@ -1,0 +1,82 @@
+package database
+
+import (
+	"database/sql"
+	"errors"
+	"fmt"
+	"io/fs"
+	"net/url"
+	"os"
+	"path/filepath"
+
+	"github.com/uptrace/bun"
+	"github.com/uptrace/bun/dialect/sqlitedialect"
+	_ "modernc.org/sqlite" // pure-Go driver keeps CGO_ENABLED=0 builds possible
+)
+
+// sqlitePragmas apply to every connection. WAL lets readers run beside the
+// writer; synchronous=NORMAL in WAL mode keeps every committed transaction
+// across a process crash and may lose only the last ones on power loss; the
+// busy timeout covers other processes (the CLI) holding the lock.
+var sqlitePragmas = []string{
+	"busy_timeout(10000)",
+	"journal_mode(WAL)",
+	"synchronous(NORMAL)",
+	"foreign_keys(1)",
+}
+
+func openSQLite(path string, opts Options) (*DB, error) {
+	if dir := filepath.Dir(path); dir != "" {
+		if err := os.MkdirAll(dir, 0o750); err != nil {
+			return nil, fmt.Errorf("create database directory %s: %w", dir, err)
+		}
+	}
+
+	// The file holds password hashes and sessions: create it readable by the
+	// server's user only. SQLite gives its -wal and -shm files the same mode.
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)
+	switch {
+	case err == nil:
+		_ = f.Close()
+	case !errors.Is(err, fs.ErrExist):
+		return nil, fmt.Errorf("create database file %s: %w", path, err)
+	}
+
+	// BEGIN IMMEDIATE takes the write lock up front, so a transaction never
+	// fails halfway when it upgrades from reading to writing.
+	write, err := sql.Open("sqlite", sqliteDSN(path, "immediate", false))
+	if err != nil {
+		return nil, fmt.Errorf("open sqlite %s: %w", path, err)
+	}
+	write.SetMaxOpenConns(1)
+	write.SetMaxIdleConns(1)
+	write.SetConnMaxLifetime(0)
+
+	read, err := sql.Open("sqlite", sqliteDSN(path, "deferred", true))
+	if err != nil {
+		_ = write.Close()
+		return nil, fmt.Errorf("open sqlite %s: %w", path, err)
+	}
+	read.SetMaxOpenConns(max(opts.MaxOpenConns, 1))
+	read.SetMaxIdleConns(max(opts.MaxIdleConns, 1))
+	read.SetConnMaxLifetime(0)
+
+	return &DB{
+		Dialect: SQLite,
+		Write:   bun.NewDB(write, sqlitedialect.New()),
+		Read:    bun.NewDB(read, sqlitedialect.New()),
+		Path:    path,
+	}, nil
+}
+
+func sqliteDSN(path, txlock string, readOnly bool) string {
+	q := url.Values{}
+	for _, p := range sqlitePragmas {
+		q.Add("_pragma", p)
+	}
+	if readOnly {
+		q.Add("_pragma", "query_only(1)")
+	}
+	q.Set("_txlock", txlock)
+	return path + "?" + q.Encode()
+}
