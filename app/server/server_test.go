@@ -1,0 +1,340 @@
+package server_test
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/todo-app/todo/app/config"
+	"github.com/todo-app/todo/app/database"
+	"github.com/todo-app/todo/app/database/dbtest"
+	"github.com/todo-app/todo/app/server"
+)
+
+// testConfig is the built-in defaults, untouched by the machine's files or
+// environment.
+func testConfig(t *testing.T, dbURL string) *config.Config {
+	t.Helper()
+	cfg, err := config.Load(config.Options{SearchPaths: []string{}, Environ: []string{}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.Database.URL = dbURL
+	return cfg
+}
+
+// startServer runs the whole HTTP application on a free port and returns its
+// base URL; it is shut down when the test ends.
+func startServer(t *testing.T, cfg *config.Config) string {
+	t.Helper()
+	db, err := database.Open(database.Options{URL: cfg.Database.URL, MaxOpenConns: 4, MaxIdleConns: 4, QueryTimeout: 3 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	app := server.New(server.Deps{Config: cfg, DB: db, Logger: log, Version: "test"})
+	ctx, cancel := context.WithCancel(context.Background())
+	addrc := make(chan net.Addr, 1)
+	done := make(chan error, 1)
+	go func() {
+		done <- server.Run(ctx, app, "127.0.0.1:0", 5*time.Second, log, func(a net.Addr) { addrc <- a })
+	}()
+	var addr net.Addr
+	select {
+	case addr = <-addrc:
+	case err := <-done:
+		t.Fatalf("server stopped: %v", err)
+	}
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("server.Run: %v", err)
+		}
+		_ = db.Close()
+	})
+	return "http://" + addr.String()
+}
+
+type response struct {
+	status int
+	header http.Header
+	body   map[string]any
+	raw    []byte
+}
+
+func do(t *testing.T, method, url string, body io.Reader, headers map[string]string) response {
+	t.Helper()
+	req, err := http.NewRequest(method, url, body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for k, v := range headers {
+		req.Header.Set(k, v)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatalf("%s %s: %v", method, url, err)
+	}
+	defer resp.Body.Close()
+	raw, _ := io.ReadAll(resp.Body)
+	r := response{status: resp.StatusCode, header: resp.Header, raw: raw}
+	_ = json.Unmarshal(raw, &r.body)
+	return r
+}
+
+func TestHealthAndErrors(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, dbURL string) {
+		t.Parallel()
+		base := startServer(t, testConfig(t, dbURL))
+
+		t.Run("health", func(t *testing.T) {
+			r := do(t, "GET", base+"/health", nil, nil)
+			if r.status != 200 {
+				t.Fatalf("status %d: %s", r.status, r.raw)
+			}
+			want := map[string]any{"status": "healthy", "api": "running", "database": "connected", "version": "test"}
+			for k, v := range want {
+				if r.body[k] != v {
+					t.Errorf("%s = %v, want %v", k, r.body[k], v)
+				}
+			}
+			if got := r.header.Get("Cache-Control"); got != "no-store" {
+				t.Errorf("Cache-Control = %q", got)
+			}
+		})
+
+		cases := []struct {
+			name, method, path string
+			body               io.Reader
+			headers            map[string]string
+			status             int
+		}{
+			{"unknown api path", "GET", "/api/nothing-here", nil, nil, 404},
+			{"unknown api path with traversal", "GET", "/api/../../etc/passwd", nil, nil, 404},
+			{"unknown page", "GET", "/no/such/page", nil, nil, 404},
+			{"method on health", "DELETE", "/health", nil, nil, 404},
+		}
+		for _, tc := range cases {
+			t.Run(tc.name, func(t *testing.T) {
+				r := do(t, tc.method, base+tc.path, tc.body, tc.headers)
+				if r.status != tc.status {
+					t.Fatalf("status %d, want %d: %s", r.status, tc.status, r.raw)
+				}
+				assertProblem(t, r, tc.status)
+			})
+		}
+	})
+}
+
+// TestBodyLimit sends a body one byte over the limit. The server answers
+// before reading it all and closes the connection, so the request is written
+// by hand: a client still uploading would see the reset instead of the 413.
+func TestBodyLimit(t *testing.T) {
+	t.Parallel()
+	base := startServer(t, testConfig(t, dbtest.NewURL(t, database.SQLite)))
+	conn, err := net.Dial("tcp", strings.TrimPrefix(base, "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	_ = conn.SetDeadline(time.Now().Add(5 * time.Second))
+	fmt.Fprintf(conn, "POST /api/tasks HTTP/1.1\r\nHost: test\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n{\"title\":\"", server.BodyLimit+1)
+	resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	raw, _ := io.ReadAll(resp.Body)
+	r := response{status: resp.StatusCode, header: resp.Header, raw: raw}
+	_ = json.Unmarshal(raw, &r.body)
+	if r.status != 413 {
+		t.Fatalf("status %d, want 413: %s", r.status, raw)
+	}
+	assertProblem(t, r, 413)
+}
+
+func assertProblem(t *testing.T, r response, status int) {
+	t.Helper()
+	if ct := r.header.Get("Content-Type"); ct != "application/problem+json" {
+		t.Errorf("Content-Type = %q, want application/problem+json", ct)
+	}
+	if got, _ := r.body["status"].(float64); int(got) != status {
+		t.Errorf("problem status = %v, want %d", r.body["status"], status)
+	}
+	for _, k := range []string{"type", "title", "detail"} {
+		if s, _ := r.body[k].(string); s == "" {
+			t.Errorf("problem has no %q: %s", k, r.raw)
+		}
+	}
+	if r.header.Get("X-Request-ID") == "" {
+		t.Error("no X-Request-ID on the error response")
+	}
+}
+
+func TestHeaders(t *testing.T) {
+	t.Parallel()
+	cfg := testConfig(t, dbtest.NewURL(t, database.SQLite))
+	cfg.Server.PublicURL = "https://todo.example.com"
+	cfg.Server.TrustedOrigins = []string{"https://app.example.com"}
+	base := startServer(t, cfg)
+
+	t.Run("security headers", func(t *testing.T) {
+		r := do(t, "GET", base+"/health", nil, nil)
+		want := map[string]string{
+			"X-Content-Type-Options":    "nosniff",
+			"X-Frame-Options":           "DENY",
+			"Referrer-Policy":           "strict-origin-when-cross-origin",
+			"Strict-Transport-Security": "max-age=31536000; includeSubDomains",
+		}
+		for k, v := range want {
+			if got := r.header.Get(k); got != v {
+				t.Errorf("%s = %q, want %q", k, got, v)
+			}
+		}
+		if !strings.Contains(r.header.Get("Content-Security-Policy"), "default-src 'self'") {
+			t.Errorf("Content-Security-Policy = %q", r.header.Get("Content-Security-Policy"))
+		}
+	})
+
+	requestIDs := []struct {
+		name, sent string
+		kept       bool
+	}{
+		{"well-formed id is kept", "proxy-1234.abc", true},
+		{"markup is replaced", "<script>alert(1)</script>", false},
+		{"quotes are replaced", `a"b=c`, false},
+		{"over 128 characters is replaced", strings.Repeat("a", 129), false},
+		{"spaces are replaced", "a b", false},
+	}
+	for _, tc := range requestIDs {
+		t.Run(tc.name, func(t *testing.T) {
+			r := do(t, "GET", base+"/health", nil, map[string]string{"X-Request-ID": tc.sent})
+			got := r.header.Get("X-Request-ID")
+			if got == "" || (got == tc.sent) != tc.kept {
+				t.Errorf("X-Request-ID = %q for %q, kept want %v", got, tc.sent, tc.kept)
+			}
+		})
+	}
+
+	t.Run("cors for trusted origin only", func(t *testing.T) {
+		r := do(t, "OPTIONS", base+"/health", nil, map[string]string{
+			"Origin": "https://app.example.com", "Access-Control-Request-Method": "GET"})
+		if got := r.header.Get("Access-Control-Allow-Origin"); got != "https://app.example.com" {
+			t.Errorf("trusted origin: Access-Control-Allow-Origin = %q", got)
+		}
+		if got := r.header.Get("Access-Control-Allow-Credentials"); got != "true" {
+			t.Errorf("Access-Control-Allow-Credentials = %q", got)
+		}
+		r = do(t, "OPTIONS", base+"/health", nil, map[string]string{
+			"Origin": "https://evil.example", "Access-Control-Request-Method": "GET"})
+		if got := r.header.Get("Access-Control-Allow-Origin"); got != "" {
+			t.Errorf("untrusted origin: Access-Control-Allow-Origin = %q", got)
+		}
+	})
+}
+
+// TestHealthFollowsPostgres cuts the connection to PostgreSQL with a proxy in
+// between: /health must turn 503 without hanging and return to 200 on its own
+// once the database is reachable again.
+func TestHealthFollowsPostgres(t *testing.T) {
+	t.Parallel()
+	dbURL := dbtest.NewURL(t, database.Postgres)
+	u, err := url.Parse(dbURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	proxy := startProxy(t, u.Host)
+	u.Host = proxy.addr
+	base := startServer(t, testConfig(t, u.String()))
+
+	expect := func(status int, state string) {
+		t.Helper()
+		start := time.Now()
+		r := do(t, "GET", base+"/health", nil, nil)
+		if r.status != status || r.body["database"] != state {
+			t.Fatalf("health = %d %v, want %d %s", r.status, r.body, status, state)
+		}
+		if d := time.Since(start); d > 4*time.Second {
+			t.Errorf("health took %s", d)
+		}
+	}
+	expect(200, "connected")
+	proxy.down()
+	expect(503, "unreachable")
+	expect(503, "unreachable")
+	proxy.up(t)
+	expect(200, "connected")
+}
+
+// tcpProxy forwards connections to a target and can drop them all, standing
+// in for a database server that goes away and comes back.
+type tcpProxy struct {
+	addr, target string
+	mu           sync.Mutex
+	ln           net.Listener
+	conns        []net.Conn
+}
+
+func startProxy(t *testing.T, target string) *tcpProxy {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &tcpProxy{addr: ln.Addr().String(), target: target, ln: ln}
+	go p.accept(ln)
+	t.Cleanup(p.down)
+	return p
+}
+
+func (p *tcpProxy) accept(ln net.Listener) {
+	for {
+		c, err := ln.Accept()
+		if err != nil {
+			return
+		}
+		up, err := net.Dial("tcp", p.target)
+		if err != nil {
+			_ = c.Close()
+			continue
+		}
+		p.mu.Lock()
+		p.conns = append(p.conns, c, up)
+		p.mu.Unlock()
+		go func() { _, _ = io.Copy(up, c); _ = up.Close() }()
+		go func() { _, _ = io.Copy(c, up); _ = c.Close() }()
+	}
+}
+
+func (p *tcpProxy) down() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.ln != nil {
+		_ = p.ln.Close()
+		p.ln = nil
+	}
+	for _, c := range p.conns {
+		_ = c.Close()
+	}
+	p.conns = nil
+}
+
+func (p *tcpProxy) up(t *testing.T) {
+	ln, err := net.Listen("tcp", p.addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.mu.Lock()
+	p.ln = ln
+	p.mu.Unlock()
+	go p.accept(ln)
+}
