@@ -1,0 +1,34 @@
+package models
+
+import (
+	"errors"
+	"strings"
+
+	"github.com/uptrace/bun/driver/pgdriver"
+
+	"github.com/todo-app/todo/app/database"
+)
+
+// Store runs every query of the application against one database.
+type Store struct {
+	db *database.DB
+}
+
+// NewStore wraps db.
+func NewStore(db *database.DB) *Store { return &Store{db: db} }
+
+// ErrNotFound is returned when a row the caller asked for does not exist (or
+// belongs to another user, which callers must not be able to tell apart).
+var ErrNotFound = errors.New("not found")
+
+// ErrEmailTaken is returned when an account with the email already exists.
+var ErrEmailTaken = errors.New("email already registered")
+
+// isUniqueViolation reports a UNIQUE constraint failure on either engine.
+func isUniqueViolation(err error) bool {
+	var pgErr pgdriver.Error
+	if errors.As(err, &pgErr) {
+		return pgErr.Field('C') == "23505"
+	}
+	return err != nil && strings.Contains(err.Error(), "UNIQUE constraint failed")
+}
