@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -59,6 +60,9 @@ database.`,
 	fs.String("log-format", "", "text or json (log.format)")
 	return cmd
 }
+
+// sessionCleanupInterval is how often expired sessions are deleted.
+const sessionCleanupInterval = time.Hour
 
 // serve runs the server until ctx ends. ready, when set, learns the bound
 // address once the server accepts connections (tests listen on port 0).
@@ -126,7 +130,15 @@ func serve(ctx context.Context, cfg *config.Config, ready func(net.Addr)) error 
 		return err
 	}
 
-	app := server.New(server.Deps{Config: cfg, DB: db, Logger: log, Version: version})
+	authService := server.NewAuthService(cfg, db, nil)
+	app, err := server.New(server.Deps{Config: cfg, DB: db, Auth: authService, Logger: log, Version: version})
+	if err != nil {
+		return err
+	}
+	cleanupCtx, stopCleanup := context.WithCancel(ctx)
+	defer stopCleanup()
+	go authService.CleanExpiredSessions(cleanupCtx, sessionCleanupInterval, log)
+
 	err = server.Run(ctx, app, cfg.Server.Addr, cfg.Server.ShutdownTimeout, log, ready)
 	if err != nil && !errors.Is(err, context.Canceled) {
 		return err

@@ -13,8 +13,11 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 
+	"github.com/todo-app/todo/app/auth"
+	"github.com/todo-app/todo/app/clientip"
 	"github.com/todo-app/todo/app/config"
 	"github.com/todo-app/todo/app/database"
+	"github.com/todo-app/todo/models"
 	"github.com/todo-app/todo/routes"
 )
 
@@ -29,13 +32,40 @@ const healthTimeout = 2 * time.Second
 type Deps struct {
 	Config  *config.Config
 	DB      *database.DB
+	Auth    *auth.Service
 	Logger  *slog.Logger
 	Version string
 }
 
+// NewAuthService builds the account and session service the configuration
+// describes; cfg.Auth.Secret must already be resolved. now is the clock
+// (time.Now when nil; tests move it to expire sessions).
+func NewAuthService(cfg *config.Config, db *database.DB, now func() time.Time) *auth.Service {
+	hasher := auth.NewHasher(auth.HasherOptions{BcryptCost: cfg.Auth.BcryptCost, Algorithm: cfg.Auth.PasswordHash})
+	return auth.NewService(models.NewStore(db), auth.Options{
+		Secret:        cfg.Auth.Secret,
+		SessionTTL:    cfg.Auth.SessionTTL,
+		UpdateAge:     cfg.Auth.UpdateAge,
+		SignupEnabled: cfg.Auth.SignupEnabled,
+		Hasher:        hasher,
+		Now:           now,
+	})
+}
+
 // New builds the Fiber application with every middleware and route.
-func New(d Deps) *fiber.App {
+func New(d Deps) (*fiber.App, error) {
 	cfg := d.Config
+	ips, err := clientip.New(cfg.Server.TrustedProxies)
+	if err != nil {
+		return nil, fmt.Errorf("server.trusted_proxies: %w", err)
+	}
+	authn := routes.NewAuthn(routes.AuthnOptions{
+		Service:        d.Auth,
+		PublicURL:      cfg.Server.PublicURL,
+		TrustedOrigins: cfg.Server.TrustedOrigins,
+		SecureCookies:  cfg.CookieSecure(),
+		ClientIPs:      ips,
+	})
 	app := fiber.New(fiber.Config{
 		AppName:                 "todo",
 		DisableStartupMessage:   true,
@@ -64,9 +94,12 @@ func New(d Deps) *fiber.App {
 
 	app.Get("/health", routes.Health(d.DB, d.Version, healthTimeout))
 
+	api := app.Group("/api", authn.Load)
+	routes.RegisterAuth(api, authn)
+
 	// Unknown paths, under /api and elsewhere, answer with a JSON 404.
 	app.Use(routes.NotFound)
-	return app
+	return app, nil
 }
 
 // Run serves app on addr until ctx is cancelled, then stops accepting

@@ -42,7 +42,13 @@ func startServer(t *testing.T, cfg *config.Config) string {
 		t.Fatal(err)
 	}
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	app := server.New(server.Deps{Config: cfg, DB: db, Logger: log, Version: "test"})
+	if cfg.Auth.Secret == "" {
+		cfg.Auth.Secret = "server-test-secret-0123456789abcdefghijklmnop"
+	}
+	app, err := server.New(server.Deps{Config: cfg, DB: db, Auth: server.NewAuthService(cfg, db, nil), Logger: log, Version: "test"})
+	if err != nil {
+		t.Fatal(err)
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	addrc := make(chan net.Addr, 1)
 	done := make(chan error, 1)

@@ -1,0 +1,114 @@
+package routes
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"mime"
+	"net/url"
+	"unicode/utf8"
+
+	"github.com/gofiber/fiber/v2"
+)
+
+// fields is a request body's top-level members, kept raw so each one can be
+// type-checked on its own and reported by name.
+type fields map[string]json.RawMessage
+
+var (
+	errUnsupportedMedia = NewProblem(fiber.StatusUnsupportedMediaType, "The request body must be application/json.")
+	errMalformedJSON    = NewProblem(fiber.StatusBadRequest, "The request body is not valid JSON.")
+	errNotAnObject      = NewProblem(fiber.StatusBadRequest, "The request body must be a JSON object.")
+	errInvalidUTF8      = ValidationProblem(FieldError{Field: "body", Message: "is not valid UTF-8"})
+)
+
+// mediaType is the request's Content-Type without parameters, lower-cased.
+func mediaType(c *fiber.Ctx) string {
+	mt, _, err := mime.ParseMediaType(c.Get(fiber.HeaderContentType))
+	if err != nil {
+		return ""
+	}
+	return mt
+}
+
+// decodeJSONObject reads a JSON object body. Invalid UTF-8 is refused rather
+// than let the decoder replace it, so stored text is always what was sent.
+func decodeJSONObject(c *fiber.Ctx) (fields, error) {
+	if mediaType(c) != fiber.MIMEApplicationJSON {
+		return nil, errUnsupportedMedia
+	}
+	return parseJSONObject(c.Body())
+}
+
+func parseJSONObject(body []byte) (fields, error) {
+	if !utf8.Valid(body) {
+		return nil, errInvalidUTF8
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
+	var f fields
+	if err := dec.Decode(&f); err != nil {
+		var typeErr *json.UnmarshalTypeError
+		if errors.As(err, &typeErr) {
+			return nil, errNotAnObject
+		}
+		return nil, errMalformedJSON
+	}
+	if f == nil {
+		return nil, errNotAnObject
+	}
+	if dec.More() {
+		return nil, errMalformedJSON
+	}
+	return f, nil
+}
+
+// formFields turns an application/x-www-form-urlencoded body into fields
+// holding JSON strings, so form and JSON bodies share one reader.
+func formFields(body []byte) (fields, error) {
+	if !utf8.Valid(body) {
+		return nil, errInvalidUTF8
+	}
+	values, err := url.ParseQuery(string(body))
+	if err != nil {
+		return nil, errMalformedJSON
+	}
+	f := make(fields, len(values))
+	for k, v := range values {
+		raw, _ := json.Marshal(v[0])
+		f[k] = raw
+	}
+	return f, nil
+}
+
+// str reads a string member. A missing or null member returns ok=false;
+// any other type is a validation error naming the member.
+func (f fields) str(name string, errs *[]FieldError) (value string, ok bool) {
+	raw, present := f[name]
+	if !present || string(raw) == "null" {
+		return "", false
+	}
+	if err := json.Unmarshal(raw, &value); err != nil {
+		*errs = append(*errs, FieldError{Field: name, Message: "must be a string"})
+		return "", false
+	}
+	return value, true
+}
+
+// boolean reads a boolean member, with def when it is missing or null.
+func (f fields) boolean(name string, def bool, errs *[]FieldError) bool {
+	raw, present := f[name]
+	if !present || string(raw) == "null" {
+		return def
+	}
+	var v bool
+	if err := json.Unmarshal(raw, &v); err != nil {
+		// Form bodies carry booleans as text.
+		var s string
+		if json.Unmarshal(raw, &s) == nil && (s == "true" || s == "false") {
+			return s == "true"
+		}
+		*errs = append(*errs, FieldError{Field: name, Message: "must be a boolean"})
+		return def
+	}
+	return v
+}
