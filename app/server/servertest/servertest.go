@@ -102,7 +102,9 @@ func Start(t testing.TB, d database.Dialect, mutate func(*config.Config)) *Serve
 	ctx, cancel := context.WithCancel(context.Background())
 	addrc := make(chan net.Addr, 1)
 	done := make(chan error, 1)
-	go func() { done <- server.Run(ctx, app, "127.0.0.1:0", 5*time.Second, log, func(a net.Addr) { addrc <- a }) }()
+	go func() {
+		done <- server.Run(ctx, app, "127.0.0.1:0", 5*time.Second, log, func(a net.Addr) { addrc <- a })
+	}()
 	var addr net.Addr
 	select {
 	case addr = <-addrc:
