@@ -103,7 +103,7 @@ func validationProblem(err error) (*Problem, bool) {
 }
 
 func (a *Authn) signUp(c *fiber.Ctx) error {
-	if !a.signInAllowed(c) {
+	if a.signInProblem(c) != "" {
 		return errCrossSiteSignIn
 	}
 	if !a.svc.SignupEnabled() {
@@ -135,7 +135,7 @@ func (a *Authn) signUp(c *fiber.Ctx) error {
 }
 
 func (a *Authn) login(c *fiber.Ctx) error {
-	if !a.signInAllowed(c) {
+	if a.signInProblem(c) != "" {
 		return errCrossSiteSignIn
 	}
 	f, err := decodeJSONObject(c)

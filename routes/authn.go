@@ -109,9 +109,10 @@ func (a *Authn) Load(c *fiber.Ctx) error {
 }
 
 // credential finds the session token: a Bearer header wins over a cookie,
-// since a page on another site cannot set one.
+// since a page on another site cannot set one. Another scheme (a proxy's
+// Basic credentials, say) leaves the cookie in charge.
 func (a *Authn) credential(c *fiber.Ctx) (token string, viaCookie bool) {
-	if h := c.Get(fiber.HeaderAuthorization); h != "" {
+	if h := c.Get(fiber.HeaderAuthorization); isBearer(h) {
 		if t, ok := auth.TokenFromBearer(a.svc.Secret(), h); ok {
 			return t, false
 		}
@@ -128,6 +129,11 @@ func (a *Authn) credential(c *fiber.Ctx) (token string, viaCookie bool) {
 		return "", true
 	}
 	return t, true
+}
+
+func isBearer(header string) bool {
+	scheme, _, _ := strings.Cut(strings.TrimSpace(header), " ")
+	return strings.EqualFold(scheme, "Bearer")
 }
 
 func (a *Authn) dontRemember(c *fiber.Ctx) bool {
@@ -151,17 +157,21 @@ func isUnsafe(method string) bool {
 	return true
 }
 
-// originAllowed checks Origin, or Referer when Origin is absent or "null",
-// against the server's own origin and the trusted origins.
+// requestOrigin is the origin a browser declared: the Origin header, or the
+// Referer's origin when Origin is absent. An explicit "null" (sandboxed or
+// privacy-redirected contexts) stays "null" and is never trusted.
+func requestOrigin(c *fiber.Ctx) string {
+	if origin := c.Get(fiber.HeaderOrigin); origin != "" {
+		return origin
+	}
+	return originOf(c.Get(fiber.HeaderReferer))
+}
+
+// originAllowed checks the request's origin against the server's own origin
+// and the trusted origins.
 func (a *Authn) originAllowed(c *fiber.Ctx) bool {
-	origin := c.Get(fiber.HeaderOrigin)
-	if origin == "" || origin == "null" {
-		origin = originOf(c.Get(fiber.HeaderReferer))
-	}
-	if origin == "" {
-		return false
-	}
-	return a.isTrustedOrigin(c, origin)
+	origin := requestOrigin(c)
+	return origin != "" && origin != "null" && a.isTrustedOrigin(c, origin)
 }
 
 func (a *Authn) isTrustedOrigin(c *fiber.Ctx, origin string) bool {
@@ -173,21 +183,29 @@ func (a *Authn) isTrustedOrigin(c *fiber.Ctx, origin string) bool {
 	return origin == self || a.trusted[origin]
 }
 
-// signInAllowed protects sign-in and sign-up, which carry no cookie, from
-// login forgery: a cross-site navigation is refused, and any Origin or
-// Referer present must be trusted.
-func (a *Authn) signInAllowed(c *fiber.Ctx) bool {
-	if c.Get("Sec-Fetch-Site") == "cross-site" && c.Get("Sec-Fetch-Mode") == "navigate" {
-		return false
+// signInProblem protects sign-in and sign-up, which carry no cookie, from
+// login forgery, as Better Auth does: a cross-site navigation is refused, a
+// browser that says the request is cross-site must name a trusted origin,
+// and any Origin or Referer present must be trusted. A client that sends
+// none of these headers is not a browser and is let through. It returns the
+// Better Auth error code of a refusal, or "" when the request may proceed.
+func (a *Authn) signInProblem(c *fiber.Ctx) string {
+	site := c.Get("Sec-Fetch-Site")
+	if site == "cross-site" && c.Get("Sec-Fetch-Mode") == "navigate" {
+		return "CROSS_SITE_NAVIGATION_LOGIN_BLOCKED"
 	}
-	origin := c.Get(fiber.HeaderOrigin)
-	if origin == "" || origin == "null" {
-		origin = originOf(c.Get(fiber.HeaderReferer))
+	origin := requestOrigin(c)
+	switch {
+	case origin == "" && site == "cross-site":
+		return "MISSING_OR_NULL_ORIGIN"
+	case origin == "":
+		return ""
+	case origin == "null":
+		return "MISSING_OR_NULL_ORIGIN"
+	case !a.isTrustedOrigin(c, origin):
+		return "INVALID_ORIGIN"
 	}
-	if origin == "" {
-		return c.Get(fiber.HeaderOrigin) != "null"
-	}
-	return a.isTrustedOrigin(c, origin)
+	return ""
 }
 
 // originOf reduces a URL to scheme://host[:port], lower-cased, or "".
@@ -204,11 +222,11 @@ func originOf(raw string) string {
 
 func originProblem(c *fiber.Ctx) error {
 	if isBetterAuthPath(c.Path()) {
-		code, msg := "INVALID_ORIGIN", "Invalid origin"
-		if c.Get(fiber.HeaderOrigin) == "" && c.Get(fiber.HeaderReferer) == "" {
-			code, msg = "MISSING_OR_NULL_ORIGIN", "Missing or null Origin"
+		code := "INVALID_ORIGIN"
+		if o := requestOrigin(c); o == "" || o == "null" {
+			code = "MISSING_OR_NULL_ORIGIN"
 		}
-		return baError(c, fiber.StatusForbidden, code, msg)
+		return baOriginError(c, code)
 	}
 	return NewProblem(fiber.StatusForbidden, "Cross-site request refused: Origin is missing or not trusted.")
 }

@@ -53,6 +53,16 @@ type baSession struct {
 	UserAgent *string     `json:"userAgent"`
 }
 
+var baOriginMessages = map[string]string{
+	"INVALID_ORIGIN":                      "Invalid origin",
+	"MISSING_OR_NULL_ORIGIN":              "Missing or null Origin",
+	"CROSS_SITE_NAVIGATION_LOGIN_BLOCKED": "Cross-site navigation login blocked. This request appears to be a CSRF attack.",
+}
+
+func baOriginError(c *fiber.Ctx, code string) error {
+	return baError(c, fiber.StatusForbidden, code, baOriginMessages[code])
+}
+
 func baError(c *fiber.Ctx, status int, code, message string) error {
 	c.Set(fiber.HeaderCacheControl, "no-store")
 	return c.Status(status).JSON(fiber.Map{"message": message, "code": code})
@@ -100,8 +110,8 @@ func baFieldErrors(c *fiber.Ctx, errs []FieldError) error {
 }
 
 func (a *Authn) baSignUp(c *fiber.Ctx) error {
-	if !a.signInAllowed(c) {
-		return baError(c, fiber.StatusForbidden, "INVALID_ORIGIN", "Invalid origin")
+	if code := a.signInProblem(c); code != "" {
+		return baOriginError(c, code)
 	}
 	if !a.svc.SignupEnabled() {
 		return baError(c, fiber.StatusForbidden, "EMAIL_PASSWORD_SIGN_UP_DISABLED", "Email and password sign up is not enabled")
@@ -135,8 +145,8 @@ func (a *Authn) baSignUp(c *fiber.Ctx) error {
 }
 
 func (a *Authn) baSignIn(c *fiber.Ctx) error {
-	if !a.signInAllowed(c) {
-		return baError(c, fiber.StatusForbidden, "INVALID_ORIGIN", "Invalid origin")
+	if code := a.signInProblem(c); code != "" {
+		return baOriginError(c, code)
 	}
 	f, ok, err := baBody(c)
 	if !ok {

@@ -4,8 +4,10 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"io"
 	"mime"
 	"net/url"
+	"strings"
 	"unicode/utf8"
 
 	"github.com/gofiber/fiber/v2"
@@ -56,7 +58,8 @@ func parseJSONObject(body []byte) (fields, error) {
 	if f == nil {
 		return nil, errNotAnObject
 	}
-	if dec.More() {
+	// More() misses a stray '}' or ']'; only the end of input may follow.
+	if _, err := dec.Token(); err != io.EOF {
 		return nil, errMalformedJSON
 	}
 	return f, nil
@@ -91,7 +94,24 @@ func (f fields) str(name string, errs *[]FieldError) (value string, ok bool) {
 		*errs = append(*errs, FieldError{Field: name, Message: "must be a string"})
 		return "", false
 	}
+	if replacedSurrogates(raw, value) {
+		*errs = append(*errs, FieldError{Field: name, Message: "contains an unpaired surrogate escape (not valid Unicode)"})
+		return "", false
+	}
 	return value, true
+}
+
+// replacedSurrogates reports whether decoding turned an unpaired \uD800-\uDFFF
+// escape into U+FFFD: the decoder does so silently, which would store text
+// other than what was sent. Every U+FFFD in the result must be accounted for
+// by a literal U+FFFD or a \uFFFD escape in the input.
+func replacedSurrogates(raw []byte, decoded string) bool {
+	n := strings.Count(decoded, "\uFFFD")
+	if n == 0 {
+		return false
+	}
+	lower := bytes.ToLower(raw)
+	return n > bytes.Count(raw, []byte("\uFFFD"))+bytes.Count(lower, []byte(`\ufffd`))
 }
 
 // boolean reads a boolean member, with def when it is missing or null.
