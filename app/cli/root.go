@@ -7,6 +7,10 @@ import (
 	"io"
 	"os"
 
+	// Time zones from requests (?tz=Area/City) must resolve on minimal
+	// container images that ship no /usr/share/zoneinfo.
+	_ "time/tzdata"
+
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
