@@ -167,6 +167,7 @@ func (a *Authn) logout(c *fiber.Ctx) error {
 		if err := a.svc.SignOut(c.UserContext(), sess.Token); err != nil {
 			return err
 		}
+		a.sessionEnded(sess.ID)
 	}
 	a.expireCookies(c)
 	return c.JSON(fiber.Map{"message": "Logged out successfully"})
@@ -205,6 +206,7 @@ func (a *Authn) refresh(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
+	a.sessionEnded(sess.ID)
 	a.setSessionCookie(c, next, true)
 	return c.JSON(newSignedIn(user, next))
 }

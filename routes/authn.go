@@ -23,6 +23,9 @@ type Authn struct {
 	publicOrigin string
 	trusted      map[string]bool
 	ips          *clientip.Resolver
+	// onSessionEnd, when set, hears of every session this server ends
+	// (sign-out, refresh rotation) so live connections opened with it close.
+	onSessionEnd func(sessionID string)
 }
 
 // AuthnOptions configures Authn.
@@ -33,6 +36,9 @@ type AuthnOptions struct {
 	TrustedOrigins []string
 	SecureCookies  bool
 	ClientIPs      *clientip.Resolver
+	// OnSessionEnd is called with the id of every session that signs out or
+	// is replaced by a refresh (the realtime hub closes its connections).
+	OnSessionEnd func(sessionID string)
 }
 
 // NewAuthn builds the authentication middleware's state.
@@ -43,6 +49,7 @@ func NewAuthn(o AuthnOptions) *Authn {
 		publicOrigin: originOf(o.PublicURL),
 		trusted:      make(map[string]bool, len(o.TrustedOrigins)),
 		ips:          o.ClientIPs,
+		onSessionEnd: o.OnSessionEnd,
 	}
 	for _, t := range o.TrustedOrigins {
 		a.trusted[originOf(t)] = true
@@ -57,6 +64,13 @@ const (
 	sessionKey
 	viaCookieKey
 )
+
+// sessionEnded reports a session that no longer exists to the hook.
+func (a *Authn) sessionEnded(sessionID string) {
+	if a.onSessionEnd != nil {
+		a.onSessionEnd(sessionID)
+	}
+}
 
 // CurrentUser is the signed-in user, or nil.
 func CurrentUser(c *fiber.Ctx) *models.User {

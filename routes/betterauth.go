@@ -192,6 +192,7 @@ func (a *Authn) baSignOut(c *fiber.Ctx) error {
 		if err := a.svc.SignOut(c.UserContext(), sess.Token); err != nil {
 			return err
 		}
+		a.sessionEnded(sess.ID)
 	}
 	a.expireCookies(c)
 	return c.JSON(fiber.Map{"success": true})

@@ -36,8 +36,8 @@ func newServeCmd() *cobra.Command {
 		Short: "Run the server",
 		Long: `serve runs the HTTP server. It applies pending database migrations first
 (unless database.auto_migrate is false) and stops gracefully on SIGINT or SIGTERM:
-it stops accepting connections, lets requests in flight finish, then closes the
-database.`,
+it closes WebSocket and event-stream connections (1001 Going Away), stops
+accepting connections, lets requests in flight finish, then closes the database.`,
 		Example: `  todo serve
   todo serve --addr :9000 --database-url sqlite:///var/lib/todo/todo.db
   TODO_DATABASE_URL=postgres://todo@db/todo BETTER_AUTH_SECRET_FILE=/run/secrets/todo todo serve`,
@@ -63,6 +63,10 @@ database.`,
 
 // sessionCleanupInterval is how often expired sessions are deleted.
 const sessionCleanupInterval = time.Hour
+
+// socketCloseGrace bounds how long shutdown waits for WebSocket and event
+// stream clients to take their close frame before dropping them.
+const socketCloseGrace = 3 * time.Second
 
 // serve runs the server until ctx ends. ready, when set, learns the bound
 // address once the server accepts connections (tests listen on port 0).
@@ -131,15 +135,27 @@ func serve(ctx context.Context, cfg *config.Config, ready func(net.Addr)) error 
 	}
 
 	authService := server.NewAuthService(cfg, db, nil)
-	app, err := server.New(server.Deps{Config: cfg, DB: db, Auth: authService, Logger: log, Version: version})
+	hub := server.NewRealtime(db, log, nil)
+	hub.Start(ctx)
+	defer func() {
+		sctx, cancel := context.WithTimeout(context.Background(), socketCloseGrace)
+		defer cancel()
+		hub.Shutdown(sctx)
+	}()
+	app, err := server.New(server.Deps{Config: cfg, DB: db, Auth: authService, Logger: log, Version: version, Realtime: hub})
 	if err != nil {
 		return err
 	}
+	// WebSockets and event streams run on hijacked connections, which the
+	// HTTP server's shutdown neither waits for nor closes: on a signal the
+	// hub closes them first (1001), then the server stops.
+	runCtx, stopRun := hub.BeforeShutdown(ctx, socketCloseGrace)
+	defer stopRun()
 	cleanupCtx, stopCleanup := context.WithCancel(ctx)
 	defer stopCleanup()
 	go authService.CleanExpiredSessions(cleanupCtx, sessionCleanupInterval, log)
 
-	err = server.Run(ctx, app, cfg.Server.Addr, cfg.Server.ShutdownTimeout, log, ready)
+	err = server.Run(runCtx, app, cfg.Server.Addr, cfg.Server.ShutdownTimeout, log, ready)
 	if err != nil && !errors.Is(err, context.Canceled) {
 		return err
 	}

@@ -17,6 +17,9 @@ import (
 	"github.com/todo-app/todo/app/clientip"
 	"github.com/todo-app/todo/app/config"
 	"github.com/todo-app/todo/app/database"
+	"github.com/todo-app/todo/app/ratelimit"
+	"github.com/todo-app/todo/app/realtime"
+	"github.com/todo-app/todo/app/realtime/pgbus"
 	"github.com/todo-app/todo/models"
 	"github.com/todo-app/todo/routes"
 )
@@ -35,6 +38,32 @@ type Deps struct {
 	Auth    *auth.Service
 	Logger  *slog.Logger
 	Version string
+	// Realtime is the live-update hub, started by the caller, who also shuts
+	// it down before the HTTP server (see realtime.Hub.BeforeShutdown). When
+	// nil, New builds and starts one that closes when the app shuts down.
+	Realtime *realtime.Hub
+}
+
+// NewRealtime builds the live-update hub for db: events cross instances
+// through LISTEN/NOTIFY on PostgreSQL and stay in process on SQLite; stats
+// and tasks are loaded from the store. tune, when set, adjusts the options
+// (tests shorten heartbeats). Call Start on the result before serving.
+func NewRealtime(db *database.DB, log *slog.Logger, tune func(*realtime.Options)) *realtime.Hub {
+	store := models.NewStore(db)
+	o := realtime.Options{
+		Stats: func(ctx context.Context, userID string) (any, error) {
+			return store.TaskStats(ctx, userID, models.Now())
+		},
+		Task:   store.TaskByID,
+		Logger: log,
+	}
+	if db.Dialect == database.Postgres {
+		o.Bus = pgbus.New(db.Write, pgbus.Options{Logger: log})
+	}
+	if tune != nil {
+		tune(&o)
+	}
+	return realtime.New(o)
 }
 
 // NewAuthService builds the account and session service the configuration
@@ -59,12 +88,18 @@ func New(d Deps) (*fiber.App, error) {
 	if err != nil {
 		return nil, fmt.Errorf("server.trusted_proxies: %w", err)
 	}
+	hub, ownHub := d.Realtime, d.Realtime == nil
+	if ownHub {
+		hub = NewRealtime(d.DB, d.Logger, nil)
+		hub.Start(context.Background())
+	}
 	authn := routes.NewAuthn(routes.AuthnOptions{
 		Service:        d.Auth,
 		PublicURL:      cfg.Server.PublicURL,
 		TrustedOrigins: cfg.Server.TrustedOrigins,
 		SecureCookies:  cfg.CookieSecure(),
 		ClientIPs:      ips,
+		OnSessionEnd:   hub.CloseSession,
 	})
 	app := fiber.New(fiber.Config{
 		AppName:                 "todo",
@@ -82,6 +117,15 @@ func New(d Deps) (*fiber.App, error) {
 		ProxyHeader: "",
 	})
 
+	if ownHub {
+		app.Hooks().OnShutdown(func() error {
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			hub.Shutdown(ctx)
+			return nil
+		})
+	}
+
 	// The logger wraps recovery so a request that panicked is still logged
 	// with the 500 it received.
 	app.Use(requestID())
@@ -95,7 +139,16 @@ func New(d Deps) (*fiber.App, error) {
 	app.Get("/health", routes.Health(d.DB, d.Version, healthTimeout))
 
 	api := app.Group("/api", authn.Load)
+	// After authn.Load (the general budget is per signed-in user) and before
+	// any route, so every /api response, 404s included, is counted.
+	ratelimit.Mount(api, cfg.RateLimit, ips)
 	routes.RegisterAuth(api, authn)
+	routes.RegisterTasks(api, models.NewStore(d.DB), hub)
+	routes.RegisterDashboard(api, models.NewStore(d.DB))
+	// GET /api/ws and /api/events; hub is also the routes.TaskEvents the task
+	// handlers publish to.
+	routes.RegisterRealtime(api, authn, hub, d.Logger)
+	routes.RegisterOpenAPI(api, d.Version)
 
 	// Unknown paths, under /api and elsewhere, answer with a JSON 404.
 	app.Use(routes.NotFound)

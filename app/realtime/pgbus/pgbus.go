@@ -1,0 +1,196 @@
+// Package pgbus carries realtime events between the instances that share a
+// PostgreSQL database, with NOTIFY and LISTEN.
+//
+// Every instance LISTENs on one channel on a dedicated connection
+// (pgdriver.Listener) and publishes with pg_notify on its pool, and delivers
+// only what it receives, its own notifications included. PostgreSQL hands
+// notifications to every listener in the order their transactions committed,
+// so every instance sees one user's events in the same order.
+//
+// The listener's health is checked with a ping through the database (a
+// notification on a channel of this instance's own) whenever it has been
+// idle for PingInterval; a connection that fails, or a ping that does not
+// come back, is replaced, with backoff while the database is unreachable.
+// Notifications sent while no connection was listening are lost, so after a
+// reconnect the hub is told (ready) and makes its clients reload.
+package pgbus
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"log/slog"
+	"net"
+	"time"
+
+	"github.com/uptrace/bun"
+	"github.com/uptrace/bun/driver/pgdriver"
+)
+
+// Channel is the notification channel events travel on.
+const Channel = "todo_events"
+
+// MaxPayload is the largest payload PostgreSQL accepts in a notification
+// (it must be shorter than 8000 bytes in the default configuration).
+const MaxPayload = 7999
+
+// Defaults.
+const (
+	DefaultPingInterval = 15 * time.Second
+	DefaultPingTimeout  = 5 * time.Second
+	maxBackoff          = 10 * time.Second
+	minBackoff          = 250 * time.Millisecond
+	initialPingRetry    = 100 * time.Millisecond
+)
+
+// Bus is a realtime.Bus on PostgreSQL.
+type Bus struct {
+	db           *bun.DB
+	log          *slog.Logger
+	channel      string
+	pingChannel  string
+	pingInterval time.Duration
+	pingTimeout  time.Duration
+}
+
+// Options configures a Bus; zero values take the defaults.
+type Options struct {
+	// Channel overrides the event channel (tests isolate themselves with it).
+	Channel      string
+	PingInterval time.Duration
+	PingTimeout  time.Duration
+	Logger       *slog.Logger
+}
+
+// New builds a bus on db, which must be a pgdriver database (database.DB's
+// Write pool on PostgreSQL).
+func New(db *bun.DB, o Options) *Bus {
+	b := &Bus{db: db, log: o.Logger, channel: o.Channel, pingInterval: o.PingInterval, pingTimeout: o.PingTimeout}
+	if b.channel == "" {
+		b.channel = Channel
+	}
+	if b.pingInterval <= 0 {
+		b.pingInterval = DefaultPingInterval
+	}
+	if b.pingTimeout <= 0 {
+		b.pingTimeout = DefaultPingTimeout
+	}
+	if b.log == nil {
+		b.log = slog.New(slog.DiscardHandler)
+	}
+	var id [8]byte
+	_, _ = rand.Read(id[:])
+	b.pingChannel = b.channel + "_ping_" + hex.EncodeToString(id[:])
+	return b
+}
+
+// MaxPayload implements realtime.Bus.
+func (b *Bus) MaxPayload() int { return MaxPayload }
+
+// Publish implements realtime.Bus: one NOTIFY on the pool, delivered to every
+// listener (this instance's too).
+func (b *Bus) Publish(ctx context.Context, payload []byte) error {
+	_, err := b.db.ExecContext(ctx, "SELECT pg_notify(?, ?)", b.channel, string(payload))
+	return err
+}
+
+// Run implements realtime.Bus: it listens until ctx ends, reconnecting with
+// backoff whenever the listening connection fails.
+func (b *Bus) Run(ctx context.Context, deliver func([]byte), ready func()) {
+	backoff := minBackoff
+	for ctx.Err() == nil {
+		started := time.Now()
+		err := b.listen(ctx, deliver, ready)
+		if ctx.Err() != nil {
+			return
+		}
+		if time.Since(started) > time.Minute {
+			backoff = minBackoff
+		}
+		b.log.Warn("realtime: PostgreSQL listener failed; reconnecting", "error", err, "retry_in", backoff.String())
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(backoff):
+		}
+		backoff = min(backoff*2, maxBackoff)
+	}
+}
+
+// errPingLost means a ping sent through the database did not come back.
+var errPingLost = errors.New("listener ping did not arrive")
+
+// listen runs one listening connection until it fails or ctx ends.
+func (b *Bus) listen(ctx context.Context, deliver func([]byte), ready func()) error {
+	ln := pgdriver.NewListener(b.db)
+	stop := context.AfterFunc(ctx, func() { _ = ln.Close() })
+	defer func() {
+		if stop() {
+			_ = ln.Close()
+		}
+	}()
+	if err := ln.Listen(ctx, b.channel, b.pingChannel); err != nil {
+		return err
+	}
+	// LISTEN is only written, not confirmed: a ping's return proves the
+	// connection listens before the hub is told it is ready. Until then the
+	// ping is repeated, since the first may overtake the LISTEN.
+	if err := b.ping(ctx); err != nil {
+		return err
+	}
+	firstPing, pingSent, listening := time.Now(), time.Now(), false
+	for {
+		var wait time.Duration
+		switch {
+		case !listening:
+			wait = initialPingRetry
+		case pingSent.IsZero():
+			wait = b.pingInterval
+		default:
+			wait = max(time.Until(pingSent.Add(b.pingTimeout)), time.Millisecond)
+		}
+		channel, payload, err := ln.ReceiveTimeout(ctx, wait)
+		if err != nil {
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			if !isTimeout(err) {
+				return err
+			}
+			switch {
+			case !listening && time.Since(firstPing) > b.pingTimeout:
+				return errPingLost
+			case listening && !pingSent.IsZero():
+				return errPingLost
+			}
+			if err := b.ping(ctx); err != nil {
+				return err
+			}
+			pingSent = time.Now()
+			continue
+		}
+		switch channel {
+		case b.pingChannel:
+			pingSent = time.Time{}
+			if !listening {
+				listening = true
+				ready()
+			}
+		case b.channel:
+			deliver([]byte(payload))
+		}
+	}
+}
+
+func (b *Bus) ping(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, b.pingTimeout)
+	defer cancel()
+	_, err := b.db.ExecContext(ctx, "SELECT pg_notify(?, '')", b.pingChannel)
+	return err
+}
+
+func isTimeout(err error) bool {
+	var ne net.Error
+	return errors.As(err, &ne) && ne.Timeout()
+}
