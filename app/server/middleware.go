@@ -117,7 +117,7 @@ func corsForTrustedOrigins(origins []string) fiber.Handler {
 		AllowCredentials: true,
 		AllowMethods:     "GET,POST,PUT,PATCH,DELETE,OPTIONS",
 		AllowHeaders:     "Authorization,Content-Type,If-Match,If-None-Match,X-Request-ID",
-		ExposeHeaders:    "ETag,Location,X-Request-ID,Retry-After,RateLimit-Limit,RateLimit-Remaining,RateLimit-Reset,Set-Auth-Token",
+		ExposeHeaders:    "ETag,Location,X-Request-ID,Retry-After,RateLimit-Limit,RateLimit-Remaining,RateLimit-Reset",
 		MaxAge:           600,
 	})
 }
