@@ -79,7 +79,8 @@ func ValidTaskSort(key TaskSort) bool {
 }
 
 // TaskFilter selects and orders one page of a user's tasks. The zero value
-// lists everything, oldest first (the API asks for -created_at, newest first, by default), DefaultTaskListLimit at a time.
+// lists everything oldest first, DefaultTaskListLimit at a time; the API
+// asks for newest first (-created_at) by default.
 type TaskFilter struct {
 	// Status, when set, keeps only complete (true) or pending (false) tasks.
 	Status *bool
