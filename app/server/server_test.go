@@ -2,11 +2,9 @@ package server_test
 
 import (
 	"bufio"
-	"context"
 	"encoding/json"
 	"fmt"
 	"io"
-	"log/slog"
 	"net"
 	"net/http"
 	"net/url"
@@ -19,56 +17,14 @@ import (
 	"github.com/todo-app/todo/app/database"
 	"github.com/todo-app/todo/app/database/dbtest"
 	"github.com/todo-app/todo/app/server"
+	"github.com/todo-app/todo/app/server/servertest"
 )
 
-// testConfig is the built-in defaults, untouched by the machine's files or
-// environment.
-func testConfig(t *testing.T, dbURL string) *config.Config {
+// startServer runs the whole application on the database at dbURL and
+// returns its base URL; mutate, when set, adjusts the configuration.
+func startServer(t *testing.T, dbURL string, mutate func(*config.Config)) string {
 	t.Helper()
-	cfg, err := config.Load(config.Options{SearchPaths: []string{}, Environ: []string{}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg.Database.URL = dbURL
-	return cfg
-}
-
-// startServer runs the whole HTTP application on a free port and returns its
-// base URL; it is shut down when the test ends.
-func startServer(t *testing.T, cfg *config.Config) string {
-	t.Helper()
-	db, err := database.Open(database.Options{URL: cfg.Database.URL, MaxOpenConns: 4, MaxIdleConns: 4, QueryTimeout: 3 * time.Second})
-	if err != nil {
-		t.Fatal(err)
-	}
-	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	if cfg.Auth.Secret == "" {
-		cfg.Auth.Secret = "server-test-secret-0123456789abcdefghijklmnop"
-	}
-	app, err := server.New(server.Deps{Config: cfg, DB: db, Auth: server.NewAuthService(cfg, db, nil), Logger: log, Version: "test"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	addrc := make(chan net.Addr, 1)
-	done := make(chan error, 1)
-	go func() {
-		done <- server.Run(ctx, app, "127.0.0.1:0", 5*time.Second, log, func(a net.Addr) { addrc <- a })
-	}()
-	var addr net.Addr
-	select {
-	case addr = <-addrc:
-	case err := <-done:
-		t.Fatalf("server stopped: %v", err)
-	}
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("server.Run: %v", err)
-		}
-		_ = db.Close()
-	})
-	return "http://" + addr.String()
+	return servertest.StartInstance(t, dbURL, servertest.InstanceOptions{Mutate: mutate}).URL
 }
 
 type response struct {
@@ -101,7 +57,7 @@ func do(t *testing.T, method, url string, body io.Reader, headers map[string]str
 func TestHealthAndErrors(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, dbURL string) {
 		t.Parallel()
-		base := startServer(t, testConfig(t, dbURL))
+		base := startServer(t, dbURL, nil)
 
 		t.Run("health", func(t *testing.T) {
 			r := do(t, "GET", base+"/health", nil, nil)
@@ -147,7 +103,7 @@ func TestHealthAndErrors(t *testing.T) {
 // by hand: a client still uploading would see the reset instead of the 413.
 func TestBodyLimit(t *testing.T) {
 	t.Parallel()
-	base := startServer(t, testConfig(t, dbtest.NewURL(t, database.SQLite)))
+	base := startServer(t, dbtest.NewURL(t, database.SQLite), nil)
 	conn, err := net.Dial("tcp", strings.TrimPrefix(base, "http://"))
 	if err != nil {
 		t.Fatal(err)
@@ -189,10 +145,10 @@ func assertProblem(t *testing.T, r response, status int) {
 
 func TestHeaders(t *testing.T) {
 	t.Parallel()
-	cfg := testConfig(t, dbtest.NewURL(t, database.SQLite))
-	cfg.Server.PublicURL = "https://todo.example.com"
-	cfg.Server.TrustedOrigins = []string{"https://app.example.com"}
-	base := startServer(t, cfg)
+	base := startServer(t, dbtest.NewURL(t, database.SQLite), func(cfg *config.Config) {
+		cfg.Server.PublicURL = "https://todo.example.com"
+		cfg.Server.TrustedOrigins = []string{"https://app.example.com"}
+	})
 
 	t.Run("security headers", func(t *testing.T) {
 		r := do(t, "GET", base+"/health", nil, nil)
@@ -261,7 +217,7 @@ func TestHealthFollowsPostgres(t *testing.T) {
 	}
 	proxy := startProxy(t, u.Host)
 	u.Host = proxy.addr
-	base := startServer(t, testConfig(t, u.String()))
+	base := startServer(t, u.String(), nil)
 
 	expect := func(status int, state string) {
 		t.Helper()

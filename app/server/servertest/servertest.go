@@ -4,11 +4,8 @@ package servertest
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"io"
-	"log/slog"
-	"net"
 	"net/http"
 	"net/http/cookiejar"
 	"strings"
@@ -20,8 +17,6 @@ import (
 	"github.com/todo-app/todo/app/config"
 	"github.com/todo-app/todo/app/database"
 	"github.com/todo-app/todo/app/database/dbtest"
-	"github.com/todo-app/todo/app/migrator"
-	"github.com/todo-app/todo/app/server"
 	"github.com/todo-app/todo/models"
 )
 
@@ -77,46 +72,7 @@ func Config(t testing.TB, dbURL string) *config.Config {
 // set, adjusts the configuration first.
 func Start(t testing.TB, d database.Dialect, mutate func(*config.Config)) *Server {
 	t.Helper()
-	cfg := Config(t, dbtest.NewURL(t, d))
-	if mutate != nil {
-		mutate(cfg)
-	}
-	db, err := database.Open(database.Options{URL: cfg.Database.URL, MaxOpenConns: 8, MaxIdleConns: 8, QueryTimeout: 10 * time.Second})
-	if err != nil {
-		t.Fatal(err)
-	}
-	m, err := migrator.New(db)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := m.Up(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	clock := &Clock{}
-	svc := server.NewAuthService(cfg, db, clock.Now)
-	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	app, err := server.New(server.Deps{Config: cfg, DB: db, Auth: svc, Logger: log, Version: "test"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	addrc := make(chan net.Addr, 1)
-	done := make(chan error, 1)
-	go func() {
-		done <- server.Run(ctx, app, "127.0.0.1:0", 5*time.Second, log, func(a net.Addr) { addrc <- a })
-	}()
-	var addr net.Addr
-	select {
-	case addr = <-addrc:
-	case err := <-done:
-		t.Fatalf("server stopped: %v", err)
-	}
-	t.Cleanup(func() {
-		cancel()
-		<-done
-		_ = db.Close()
-	})
-	return &Server{URL: "http://" + addr.String(), Config: cfg, DB: db, Store: models.NewStore(db), Auth: svc, Clock: clock}
+	return StartInstance(t, dbtest.NewURL(t, d), InstanceOptions{Mutate: mutate}).Server
 }
 
 // Client is a browser-like client: it keeps cookies and sends the server's
