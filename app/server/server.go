@@ -150,8 +150,9 @@ func New(d Deps) (*fiber.App, error) {
 	routes.RegisterRealtime(api, authn, hub, d.Logger)
 	routes.RegisterOpenAPI(api, d.Version)
 
-	// Unknown paths, under /api and elsewhere, answer with a JSON 404.
-	app.Use(routes.NotFound)
+	// The embedded web app for every other path (index.html as the SPA
+	// fallback); unknown /api paths still answer with a JSON 404.
+	app.Use(routes.WebApp())
 	return app, nil
 }
 

@@ -83,7 +83,7 @@ func TestHealthAndErrors(t *testing.T) {
 		}{
 			{"unknown api path", "GET", "/api/nothing-here", nil, nil, 404},
 			{"unknown api path with traversal", "GET", "/api/../../etc/passwd", nil, nil, 404},
-			{"unknown page", "GET", "/no/such/page", nil, nil, 404},
+			{"unknown page, not GET", "POST", "/no/such/page", nil, nil, 404},
 			{"method on health", "DELETE", "/health", nil, nil, 404},
 		}
 		for _, tc := range cases {
