@@ -61,6 +61,7 @@ else /etc/todo/config.yaml), TODO_* environment variables and flags, in that ord
 	root.PersistentFlags().String("config", "", "path to the config file (default: ./config.yaml, then /etc/todo/config.yaml; env TODO_CONFIG)")
 	root.AddCommand(newServeCmd(), newMigrateCmd(), newHealthCmd(), newVersionCmd())
 	root.AddCommand(newCreateUserCmd(), newUserCmd())
+	root.AddCommand(newBackupCmd(), newRestoreCmd())
 	root.AddCommand(newBenchCmd())
 	return root
 }
