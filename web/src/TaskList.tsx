@@ -48,6 +48,10 @@ export function TaskList(props: { search: URLSearchParams }) {
   const [loadError, setLoadError] = useState('');
   const [stats, setStats] = useState<Stats | null>(null);
   const seq = useRef(0);
+  // The newest version of each task seen in a live event. A list request
+  // that was already under way when the event arrived answers with the older
+  // version; merging keeps the screen from going back in time.
+  const latest = useRef(new Map<number, Task>());
 
   async function load() {
     const my = ++seq.current;
@@ -59,7 +63,11 @@ export function TaskList(props: { search: URLSearchParams }) {
         setParam('page', String(Math.ceil(res.total / PAGE_SIZE)));
         return;
       }
-      setData(res);
+      const tasks = res.tasks.map((t) => {
+        const seen = latest.current.get(t.id);
+        return seen && seen.version > t.version ? seen : t;
+      });
+      setData({ ...res, tasks });
       setLoadError('');
     } catch (e) {
       if (my === seq.current) setLoadError(errorText(e));
@@ -78,7 +86,11 @@ export function TaskList(props: { search: URLSearchParams }) {
 
   const update = (fn: (tasks: Task[]) => Task[], totalDelta = 0) =>
     setData((d) => (d ? { ...d, tasks: fn(d.tasks), total: d.total + totalDelta } : d));
-  const upsert = (t: Task) => update((ts) => ts.map((x) => (x.id === t.id && t.version >= x.version ? t : x)));
+  const upsert = (t: Task) => {
+    const seen = latest.current.get(t.id);
+    if (!seen || t.version >= seen.version) latest.current.set(t.id, t);
+    update((ts) => ts.map((x) => (x.id === t.id && t.version >= x.version ? t : x)));
+  };
 
   useLive((e) => {
     switch (e.type) {
