@@ -17,6 +17,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/todo-app/todo/app/server/servertest"
 	"math/rand/v2"
 	"os"
 	"strconv"
@@ -64,7 +65,7 @@ func TestCrashSafety(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds the server and kills it repeatedly; skipped with -short")
 	}
-	todoBinary(t) // build before the clock starts, and once for both engines
+	servertest.TodoBinary(t) // build before the clock starts, and once for both engines
 	cfg := currentSettings()
 	for _, d := range dbtest.Dialects {
 		t.Run(string(d), func(t *testing.T) {

@@ -1,119 +1,27 @@
 package crashtest
 
 import (
-	"bytes"
-	"context"
 	"fmt"
+	"github.com/todo-app/todo/app/server/servertest"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
-	"path/filepath"
-	"strings"
-	"sync"
 	"testing"
 	"time"
 )
 
 const (
-	buildLimit = 5 * time.Minute
 	// startLimit bounds how long a restarted server may take to answer
 	// /health 200 (it opens the database and recovers it first).
 	startLimit = 60 * time.Second
 	secret     = "crash-test-secret-6b1f0c9e4a7d2853f0e1c4b9"
 )
 
-var (
-	buildOnce sync.Once
-	binPath   string
-	buildErr  error
-	buildDir  string
-)
-
 func TestMain(m *testing.M) {
 	code := m.Run()
-	if buildDir != "" {
-		_ = os.RemoveAll(buildDir)
-	}
+	servertest.RemoveTodoBinary()
 	os.Exit(code)
-}
-
-// todoBinary builds the todo binary once per test run: the server under test
-// must be a process of its own so that SIGKILL takes it down mid-write.
-func todoBinary(t *testing.T) string {
-	t.Helper()
-	buildOnce.Do(func() {
-		buildDir, buildErr = os.MkdirTemp("", "todo-crashtest-")
-		if buildErr != nil {
-			return
-		}
-		binPath = filepath.Join(buildDir, "todo")
-		ctx, cancel := context.WithTimeout(context.Background(), buildLimit)
-		defer cancel()
-		out, err := exec.CommandContext(ctx, "go", "build", "-o", binPath, "github.com/todo-app/todo").CombinedOutput()
-		if err != nil {
-			buildErr = fmt.Errorf("go build: %v\n%s", err, out)
-		}
-	})
-	if buildErr != nil {
-		t.Fatal(buildErr)
-	}
-	return binPath
-}
-
-// baseEnv is the test's environment without anything that would configure
-// todo behind the test's back.
-func baseEnv() []string {
-	drop := []string{"TODO_", "BETTER_AUTH_", "AUTH_SECRET", "DATABASE_URL", "SECRET_KEY", "ACCESS_TOKEN_EXPIRE_MINUTES", "DEBUG="}
-	var env []string
-next:
-	for _, kv := range os.Environ() {
-		for _, p := range drop {
-			if strings.HasPrefix(kv, p) {
-				continue next
-			}
-		}
-		env = append(env, kv)
-	}
-	return env
-}
-
-func freePort(t *testing.T) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
-}
-
-// logBuffer collects a subprocess's output for failure messages, keeping
-// only the last limit bytes.
-type logBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-const logLimit = 64 << 10
-
-func (b *logBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	b.buf.Write(p)
-	if b.buf.Len() > 2*logLimit {
-		keep := append([]byte(nil), b.buf.Bytes()[b.buf.Len()-logLimit:]...)
-		b.buf.Reset()
-		b.buf.Write(keep)
-	}
-	return len(p), nil
-}
-
-func (b *logBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }
 
 // server runs `todo serve` as a subprocess on one database, restarting it
@@ -123,7 +31,7 @@ type server struct {
 	bin   string
 	dbURL string
 	dir   string
-	log   *logBuffer
+	log   *servertest.LogBuffer
 
 	cmd    *exec.Cmd
 	exited chan struct{}
@@ -134,11 +42,11 @@ type server struct {
 
 func newServer(t *testing.T, dbURL string) *server {
 	t.Helper()
-	s := &server{t: t, bin: todoBinary(t), dbURL: dbURL, dir: t.TempDir(), log: &logBuffer{}}
+	s := &server{t: t, bin: servertest.TodoBinary(t), dbURL: dbURL, dir: t.TempDir(), log: &servertest.LogBuffer{}}
 	t.Cleanup(func() {
 		s.kill()
 		if t.Failed() {
-			t.Logf("todo serve output (last %d KiB):\n%s", logLimit>>10, s.log.String())
+			t.Logf("todo serve output (last %d KiB):\n%s", 64, s.log.String())
 		}
 	})
 	return s
@@ -147,12 +55,12 @@ func newServer(t *testing.T, dbURL string) *server {
 // start runs the server and waits until /health answers 200.
 func (s *server) start() {
 	s.t.Helper()
-	port := freePort(s.t)
+	port := servertest.FreePort(s.t)
 	addr := fmt.Sprintf("127.0.0.1:%d", port)
 	s.base = "http://" + addr
 	cmd := exec.Command(s.bin, "serve")
 	cmd.Dir = s.dir // no config.yaml here
-	cmd.Env = append(baseEnv(),
+	cmd.Env = append(servertest.CleanEnv(),
 		"TODO_DATABASE_URL="+s.dbURL,
 		"BETTER_AUTH_SECRET="+secret,
 		"TODO_SERVER_ADDR="+addr,

@@ -13,8 +13,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/todo-app/todo/app/server/servertest"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -36,23 +36,13 @@ const RequireInteropEnv = "TODOTEST_REQUIRE_INTEROP"
 const (
 	secret      = "interop-test-secret-3f9c1a7e5b2d8064aa17c9e2"
 	cookieName  = "better-auth.session_token"
-	buildLimit  = 5 * time.Minute
 	startLimit  = 30 * time.Second
 	commandWait = 30 * time.Second
 )
 
-var (
-	buildOnce sync.Once
-	binPath   string
-	buildErr  error
-	buildDir  string
-)
-
 func TestMain(m *testing.M) {
 	code := m.Run()
-	if buildDir != "" {
-		_ = os.RemoveAll(buildDir)
-	}
+	servertest.RemoveTodoBinary()
 	os.Exit(code)
 }
 
@@ -119,85 +109,18 @@ func npmCI(t *testing.T) error {
 	return nil
 }
 
-// todoBinary builds the todo binary once per test run.
-func todoBinary(t *testing.T) string {
-	t.Helper()
-	buildOnce.Do(func() {
-		buildDir, buildErr = os.MkdirTemp("", "todo-interop-")
-		if buildErr != nil {
-			return
-		}
-		binPath = filepath.Join(buildDir, "todo")
-		ctx, cancel := context.WithTimeout(context.Background(), buildLimit)
-		defer cancel()
-		out, err := exec.CommandContext(ctx, "go", "build", "-o", binPath, "github.com/todo-app/todo").CombinedOutput()
-		if err != nil {
-			buildErr = fmt.Errorf("go build: %v\n%s", err, out)
-		}
-	})
-	if buildErr != nil {
-		t.Fatal(buildErr)
-	}
-	return binPath
-}
-
-// baseEnv is the test's environment without anything that would configure
-// todo or Better Auth behind the test's back.
-func baseEnv() []string {
-	drop := []string{"TODO_", "BETTER_AUTH_", "AUTH_SECRET", "DATABASE_URL", "SECRET_KEY", "ACCESS_TOKEN_EXPIRE_MINUTES", "DEBUG=", "NODE_ENV=", "NODE_OPTIONS="}
-	var env []string
-next:
-	for _, kv := range os.Environ() {
-		for _, p := range drop {
-			if strings.HasPrefix(kv, p) {
-				continue next
-			}
-		}
-		env = append(env, kv)
-	}
-	return env
-}
-
-func freePort(t *testing.T) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
-}
-
-// logBuffer collects a subprocess's output for failure messages.
-type logBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *logBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *logBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
 // process is a running server subprocess.
 type process struct {
 	name   string
 	cmd    *exec.Cmd
-	log    *logBuffer
+	log    *servertest.LogBuffer
 	exited chan struct{}
 	err    error // valid once exited is closed
 }
 
 // start runs cmd and kills it when the test ends; on failure its output is
 // logged.
-func start(t *testing.T, name string, cmd *exec.Cmd, log *logBuffer) *process {
+func start(t *testing.T, name string, cmd *exec.Cmd, log *servertest.LogBuffer) *process {
 	t.Helper()
 	p := &process{name: name, cmd: cmd, log: log, exited: make(chan struct{})}
 	if err := cmd.Start(); err != nil {
@@ -241,13 +164,13 @@ type env struct {
 
 func setup(t *testing.T, d database.Dialect, node string) *env {
 	t.Helper()
-	bin := todoBinary(t)
+	bin := servertest.TodoBinary(t)
 	dbURL := dbtest.NewURL(t, d)
 	work := t.TempDir() // cwd without a config.yaml
 
-	todoPort := freePort(t)
+	todoPort := servertest.FreePort(t)
 	e := &env{dbURL: dbURL, todoBin: bin, todo: fmt.Sprintf("http://127.0.0.1:%d", todoPort)}
-	e.todoEnv = append(baseEnv(),
+	e.todoEnv = append(servertest.CleanEnv("NODE_ENV=", "NODE_OPTIONS="),
 		"TODO_DATABASE_URL="+dbURL,
 		"BETTER_AUTH_SECRET="+secret,
 		"TODO_SERVER_ADDR="+fmt.Sprintf("127.0.0.1:%d", todoPort),
@@ -257,26 +180,26 @@ func setup(t *testing.T, d database.Dialect, node string) *env {
 	)
 
 	// todo first: it creates the schema Better Auth must accept unchanged.
-	tlog := &logBuffer{}
+	tlog := &servertest.LogBuffer{}
 	cmd := exec.Command(bin, "serve")
 	cmd.Dir, cmd.Env, cmd.Stdout, cmd.Stderr = work, e.todoEnv, tlog, tlog
 	tp := start(t, "todo serve", cmd, tlog)
 	waitHealthy(t, tp, e.todo+"/health")
 
-	baPort := freePort(t)
+	baPort := servertest.FreePort(t)
 	e.ba = fmt.Sprintf("http://127.0.0.1:%d", baPort)
 	nodeDB := dbURL
 	if d == database.SQLite {
 		nodeDB = "sqlite:" + strings.TrimPrefix(dbURL, "sqlite://")
 	}
-	nlog := &logBuffer{}
+	nlog := &servertest.LogBuffer{}
 	script, err := filepath.Abs("better-auth-server.mjs")
 	if err != nil {
 		t.Fatal(err)
 	}
 	ncmd := exec.Command(node, script)
 	ncmd.Dir = filepath.Dir(script)
-	ncmd.Env = append(baseEnv(),
+	ncmd.Env = append(servertest.CleanEnv("NODE_ENV=", "NODE_OPTIONS="),
 		"DATABASE="+nodeDB,
 		"BETTER_AUTH_SECRET="+secret,
 		"PORT="+strconv.Itoa(baPort),
@@ -519,7 +442,7 @@ func expectUser(t *testing.T, r reply, id, email string) {
 
 func TestBetterAuthInterop(t *testing.T) {
 	node := requireNode(t)
-	todoBinary(t) // once, before the engines run side by side
+	servertest.TodoBinary(t) // once, before the engines run side by side
 	for _, d := range dbtest.Dialects {
 		t.Run(string(d), func(t *testing.T) {
 			t.Parallel()
