@@ -45,21 +45,8 @@ func tkSignUp(t *testing.T, srv *servertest.Server) *tkUser {
 	return &tkUser{Client: c, ID: body["user"].(map[string]any)["id"].(string), Token: body["token"].(string)}
 }
 
-// tkTask is the Task JSON with every field typed, to compare text exactly.
-type tkTask struct {
-	ID          int64   `json:"id"`
-	Title       string  `json:"title"`
-	Description *string `json:"description"`
-	Status      bool    `json:"status"`
-	Category    *string `json:"category"`
-	Priority    int     `json:"priority"`
-	DueDate     *string `json:"due_date"`
-	CompletedAt *string `json:"completed_at"`
-	Version     int     `json:"version"`
-	CreatedAt   string  `json:"created_at"`
-	UpdatedAt   string  `json:"updated_at"`
-	UserID      string  `json:"user_id"`
-}
+// tkTask is the API's Task object, timestamps kept as sent.
+type tkTask = servertest.TaskJSON
 
 type tkList struct {
 	Tasks  []tkTask `json:"tasks"`

@@ -1,12 +1,11 @@
 package cli
 
 import (
-	"bytes"
 	"context"
 	"database/sql"
 	"encoding/json"
 	"fmt"
-	"io"
+	"github.com/todo-app/todo/app/server/servertest"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -22,59 +21,34 @@ import (
 )
 
 // apiClient calls a running server's API with a Bearer token.
-type apiClient struct {
-	base, token string
-	http        *http.Client
-}
+type apiClient struct{ *servertest.BearerClient }
 
+// do sends the request and decodes a JSON object answer.
 func (c *apiClient) do(method, path string, body any) (int, map[string]any, error) {
-	var r io.Reader
-	if body != nil {
-		b, err := json.Marshal(body)
-		if err != nil {
-			return 0, nil, err
-		}
-		r = bytes.NewReader(b)
-	}
-	req, err := http.NewRequest(method, c.base+path, r)
-	if err != nil {
-		return 0, nil, err
-	}
-	if body != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	if c.token != "" {
-		req.Header.Set("Authorization", "Bearer "+c.token)
-	}
-	resp, err := c.http.Do(req)
-	if err != nil {
-		return 0, nil, err
-	}
-	defer resp.Body.Close()
-	raw, err := io.ReadAll(resp.Body)
+	status, raw, err := c.Do(context.Background(), method, path, body)
 	if err != nil {
 		return 0, nil, err
 	}
 	var out map[string]any
 	if len(raw) > 0 {
 		if err := json.Unmarshal(raw, &out); err != nil {
-			return resp.StatusCode, nil, fmt.Errorf("%s %s: %d %q: %w", method, path, resp.StatusCode, raw, err)
+			return status, nil, fmt.Errorf("%s %s: %d %q: %w", method, path, status, raw, err)
 		}
 	}
-	return resp.StatusCode, out, nil
+	return status, out, nil
 }
 
 // signUp makes an account on the server at base and returns a client
 // signed in as it.
 func signUp(t *testing.T, base, email string) *apiClient {
 	t.Helper()
-	c := &apiClient{base: base, http: &http.Client{Timeout: 10 * time.Second}}
+	c := &apiClient{servertest.NewBearerClient(base, "")}
 	status, body, err := c.do("POST", "/api/auth/signup",
 		map[string]string{"name": "Backup Tester", "email": email, "password": "correct horse battery"})
 	if err != nil || status != http.StatusCreated {
 		t.Fatalf("signup: %d %v %v", status, body, err)
 	}
-	c.token, _ = body["token"].(string)
+	c.Token, _ = body["token"].(string)
 	return c
 }
 
@@ -370,7 +344,7 @@ func TestRestoreRoundTrip(t *testing.T) {
 	// The server comes back with the backed-up state, and the session made
 	// before the backup still works (todo.secret stayed next to the file).
 	base, _ = startServe(t, backupTestConfig(t, url))
-	client.base = base
+	client.Base = base
 	got := client.titles(t)
 	if len(got) != len(saved) {
 		t.Fatalf("after restore: %d tasks %v, want %v", len(got), got, saved)
@@ -380,7 +354,7 @@ func TestRestoreRoundTrip(t *testing.T) {
 			t.Errorf("task %d: %q after restore, want %q", id, got[id], title)
 		}
 	}
-	later.base = base
+	later.Base = base
 	if status, _, _ := later.do("GET", "/api/tasks", nil); status != http.StatusUnauthorized {
 		t.Errorf("a session made after the backup: %d, want 401", status)
 	}

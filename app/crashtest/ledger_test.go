@@ -1,14 +1,13 @@
 package crashtest
 
 import (
-	"bytes"
 	"context"
 	"database/sql"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/todo-app/todo/app/server/servertest"
 	"hash/fnv"
-	"io"
 	"math/rand/v2"
 	"net"
 	"net/http"
@@ -23,22 +22,8 @@ import (
 	"github.com/todo-app/todo/models"
 )
 
-// taskJSON is the API's Task object, with timestamps kept as the text the
-// server sent so they compare exactly.
-type taskJSON struct {
-	ID          int64   `json:"id"`
-	Title       string  `json:"title"`
-	Description *string `json:"description"`
-	Status      bool    `json:"status"`
-	Category    *string `json:"category"`
-	Priority    int     `json:"priority"`
-	DueDate     *string `json:"due_date"`
-	CompletedAt *string `json:"completed_at"`
-	Version     int     `json:"version"`
-	CreatedAt   string  `json:"created_at"`
-	UpdatedAt   string  `json:"updated_at"`
-	UserID      string  `json:"user_id"`
-}
+// taskJSON is the API's Task object, timestamps kept as sent.
+type taskJSON = servertest.TaskJSON
 
 // fields are the values one write sets. Every write, create or update, sets
 // all of them from a unique key, so the key in a row's title says what every
@@ -201,56 +186,17 @@ func (l *ledger) errorf(t *testing.T, format string, args ...any) {
 	}
 }
 
-type client struct {
-	base, token string
-	http        *http.Client
-}
+// client is the API client the load runs with; a transport error is how a
+// killed server shows.
+type client = servertest.BearerClient
 
-func newClient(base, token string) *client {
-	return &client{base: base, token: token, http: &http.Client{
-		Timeout:   15 * time.Second,
-		Transport: &http.Transport{MaxIdleConnsPerHost: 2, DisableCompression: true},
-	}}
-}
-
-// do sends a request; err is non-nil when no complete response came back,
-// which is what a killed server looks like.
-func (c *client) do(ctx context.Context, method, path string, body any) (int, []byte, error) {
-	var r io.Reader
-	if body != nil {
-		b, err := json.Marshal(body)
-		if err != nil {
-			panic(err)
-		}
-		r = bytes.NewReader(b)
-	}
-	req, err := http.NewRequestWithContext(ctx, method, c.base+path, r)
-	if err != nil {
-		return 0, nil, err
-	}
-	if body != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	if c.token != "" {
-		req.Header.Set("Authorization", "Bearer "+c.token)
-	}
-	resp, err := c.http.Do(req)
-	if err != nil {
-		return 0, nil, err
-	}
-	defer resp.Body.Close()
-	raw, err := io.ReadAll(resp.Body)
-	if err != nil {
-		return 0, nil, err
-	}
-	return resp.StatusCode, raw, nil
-}
+func newClient(base, token string) *client { return servertest.NewBearerClient(base, token) }
 
 func (l *ledger) signUp(t *testing.T, base string, idx int) {
 	t.Helper()
 	email := fmt.Sprintf("crash-%d@example.com", idx)
 	c := newClient(base, "")
-	status, raw, err := c.do(context.Background(), "POST", "/api/auth/signup",
+	status, raw, err := c.Do(context.Background(), "POST", "/api/auth/signup",
 		map[string]string{"name": fmt.Sprintf("Crash Tester %d", idx), "email": email, "password": "correct horse battery"})
 	if err != nil || status != http.StatusCreated {
 		t.Fatalf("signup %s: %d %s %v", email, status, raw, err)
@@ -294,7 +240,7 @@ func (l *ledger) startLoad(ctx context.Context, t *testing.T, base string, worke
 }
 
 func (l *ledger) work(ctx context.Context, t *testing.T, c *client, u *user, rng *rand.Rand) {
-	defer c.http.CloseIdleConnections()
+	defer c.HTTP.CloseIdleConnections()
 	for ctx.Err() == nil && !l.failed() {
 		id := l.pick(u.idx, rng)
 		r := rng.IntN(100)
@@ -347,7 +293,7 @@ func (l *ledger) cutOff(ctx context.Context, t *testing.T, what string, err erro
 
 func (l *ledger) create(ctx context.Context, t *testing.T, c *client, u *user) bool {
 	key, f := l.newKey(u)
-	status, raw, err := c.do(ctx, "POST", "/api/tasks", f.createBody())
+	status, raw, err := c.Do(ctx, "POST", "/api/tasks", f.createBody())
 	if err != nil {
 		return l.cutOff(ctx, t, "create "+key, err)
 	}
@@ -371,7 +317,7 @@ func (l *ledger) create(ctx context.Context, t *testing.T, c *client, u *user) b
 
 func (l *ledger) update(ctx context.Context, t *testing.T, c *client, u *user, id int64) bool {
 	key, f := l.newKey(u)
-	status, raw, err := c.do(ctx, "PATCH", fmt.Sprintf("/api/tasks/%d", id), f.patchBody())
+	status, raw, err := c.Do(ctx, "PATCH", fmt.Sprintf("/api/tasks/%d", id), f.patchBody())
 	if err != nil {
 		return l.cutOff(ctx, t, fmt.Sprintf("update %d with %s", id, key), err)
 	}
@@ -400,7 +346,7 @@ func (l *ledger) delete(ctx context.Context, t *testing.T, c *client, u *user, i
 	l.mu.Lock()
 	l.deleteTries[id]++
 	l.mu.Unlock()
-	status, raw, err := c.do(ctx, "DELETE", fmt.Sprintf("/api/tasks/%d", id), nil)
+	status, raw, err := c.Do(ctx, "DELETE", fmt.Sprintf("/api/tasks/%d", id), nil)
 	if err != nil {
 		return l.cutOff(ctx, t, fmt.Sprintf("delete %d", id), err)
 	}
@@ -583,8 +529,8 @@ func (l *ledger) verify(d database.Dialect, dbURL, base string, st *runStats) (p
 	// session still works.
 	for _, u := range l.users {
 		c := newClient(base, u.token)
-		status, raw, err := c.do(ctx, "GET", "/api/tasks?limit=1", nil)
-		c.http.CloseIdleConnections()
+		status, raw, err := c.Do(ctx, "GET", "/api/tasks?limit=1", nil)
+		c.HTTP.CloseIdleConnections()
 		var list struct{ Total int }
 		if err != nil || status != http.StatusOK || json.Unmarshal(raw, &list) != nil {
 			add("user %s after restart: GET /api/tasks = %d %s %v", u.email, status, raw, err)
