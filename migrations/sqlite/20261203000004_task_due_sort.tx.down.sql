@@ -1,0 +1,1 @@
+DROP INDEX "task_user_due_sort_idx";
