@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync/atomic"
 	"time"
 
 	"github.com/todo-app/todo/models"
@@ -43,6 +44,10 @@ type Options struct {
 type Service struct {
 	store *models.Store
 	opts  Options
+	cache *sessionCache
+	// cacheOn is set while WatchSessionChanges keeps the cache current;
+	// without it every lookup reads the database.
+	cacheOn atomic.Bool
 }
 
 // NewService builds the service.
@@ -50,7 +55,7 @@ func NewService(store *models.Store, opts Options) *Service {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
-	return &Service{store: store, opts: opts}
+	return &Service{store: store, opts: opts, cache: newSessionCache(SessionCacheTTL, sessionCacheMax)}
 }
 
 // Secret is the key that signs session cookies.
@@ -203,7 +208,7 @@ func optional(s string) *string {
 // chose not to be remembered; refreshed tells the caller to re-send the
 // cookie with the new lifetime.
 func (s *Service) Authenticate(ctx context.Context, token string, dontRemember bool) (sess *models.Session, user *models.User, refreshed bool, err error) {
-	sess, user, err = s.store.SessionByToken(ctx, token)
+	sess, user, err = s.lookupSession(ctx, token)
 	if errors.Is(err, models.ErrNotFound) {
 		return nil, nil, false, ErrNoSession
 	}
@@ -215,6 +220,7 @@ func (s *Service) Authenticate(ctx context.Context, token string, dontRemember b
 		if err := s.store.DeleteSessionByToken(ctx, token); err != nil {
 			return nil, nil, false, err
 		}
+		s.cache.forget(token)
 		return nil, nil, false, ErrNoSession
 	}
 	ttl := s.opts.SessionTTL
@@ -226,15 +232,36 @@ func (s *Service) Authenticate(ctx context.Context, token string, dontRemember b
 	if err := s.store.ExtendSession(ctx, sess.ID, expires, now); err != nil {
 		return nil, nil, false, err
 	}
+	// The next request reads the new expiry from the database.
+	s.cache.forget(token)
 	sess.ExpiresAt, sess.UpdatedAt = expires, now
 	return sess, user, true, nil
+}
+
+// lookupSession reads a session and its user from the cache when it is on,
+// else from the database (one indexed query), filling the cache.
+func (s *Service) lookupSession(ctx context.Context, token string) (*models.Session, *models.User, error) {
+	if !s.cacheOn.Load() {
+		return s.store.SessionByToken(ctx, token)
+	}
+	if sess, user, ok := s.cache.get(token, time.Now()); ok {
+		return sess, user, nil
+	}
+	gen := s.cache.generation()
+	sess, user, err := s.store.SessionByToken(ctx, token)
+	if err == nil {
+		s.cache.put(gen, sess, user, time.Now())
+	}
+	return sess, user, err
 }
 
 // Refresh rotates a session: a new token with a full lifetime replaces the
 // old one, which stops working at once.
 func (s *Service) Refresh(ctx context.Context, old *models.Session, client Client) (*models.Session, error) {
 	next := s.newSession(old.UserID, client, true)
-	if err := s.store.ReplaceSession(ctx, old.ID, next); err != nil {
+	err := s.store.ReplaceSession(ctx, old.ID, next)
+	s.cache.forget(old.Token)
+	if err != nil {
 		if errors.Is(err, models.ErrNotFound) {
 			return nil, ErrNoSession
 		}
@@ -245,7 +272,9 @@ func (s *Service) Refresh(ctx context.Context, old *models.Session, client Clien
 
 // SignOut deletes the session with the token; an unknown token is not an error.
 func (s *Service) SignOut(ctx context.Context, token string) error {
-	return s.store.DeleteSessionByToken(ctx, token)
+	err := s.store.DeleteSessionByToken(ctx, token)
+	s.cache.forget(token)
+	return err
 }
 
 // ListUsers returns every account, oldest first.
@@ -266,7 +295,9 @@ func (s *Service) SetPassword(ctx context.Context, email, password string) error
 	if err != nil {
 		return fmt.Errorf("hash password: %w", err)
 	}
-	return s.store.SetPassword(ctx, user.ID, hash, RandomID())
+	err = s.store.SetPassword(ctx, user.ID, hash, RandomID())
+	s.cache.forgetUser(user.ID)
+	return err
 }
 
 // DeleteUser removes the user with email together with their sessions,
@@ -276,7 +307,9 @@ func (s *Service) DeleteUser(ctx context.Context, email string) (*models.User, e
 	if err != nil {
 		return nil, err
 	}
-	if err := s.store.DeleteUser(ctx, user.ID); err != nil {
+	err = s.store.DeleteUser(ctx, user.ID)
+	s.cache.forgetUser(user.ID)
+	if err != nil {
 		return nil, err
 	}
 	return user, nil
@@ -307,6 +340,9 @@ func (s *Service) CleanExpiredSessions(ctx context.Context, interval time.Durati
 			log.Warn("delete expired sessions", "error", err)
 		case n > 0:
 			log.Info("deleted expired sessions", "count", n)
+		}
+		if _, err := s.store.PruneAuthChanges(ctx, models.NewTime(time.Now().Add(-authChangeRetention))); err != nil && ctx.Err() == nil {
+			log.Warn("prune auth change log", "error", err)
 		}
 		select {
 		case <-ctx.Done():

@@ -13,6 +13,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/todo-app/todo/app/auth"
 	"github.com/todo-app/todo/app/buildinfo"
 	"github.com/todo-app/todo/app/config"
 	"github.com/todo-app/todo/app/database"
@@ -154,6 +155,7 @@ func serve(ctx context.Context, cfg *config.Config, ready func(net.Addr)) error 
 	cleanupCtx, stopCleanup := context.WithCancel(ctx)
 	defer stopCleanup()
 	go authService.CleanExpiredSessions(cleanupCtx, sessionCleanupInterval, log)
+	go authService.WatchSessionChanges(cleanupCtx, auth.DefaultSessionPoll, hub.CloseSessionLocally, log)
 
 	err = server.Run(runCtx, app, cfg.Server.Addr, cfg.Server.ShutdownTimeout, log, ready)
 	if err != nil && !errors.Is(err, context.Canceled) {

@@ -315,6 +315,11 @@ func (h *Hub) CloseSession(sessionID string) {
 	}
 }
 
+// CloseSessionLocally closes only this instance's connections opened with
+// the session: for callers that every instance runs, such as the session
+// change watcher, where a bus message would be redundant.
+func (h *Hub) CloseSessionLocally(sessionID string) { h.closeSessionLocal(sessionID) }
+
 func (h *Hub) closeSessionLocal(sessionID string) {
 	h.mu.Lock()
 	defer h.mu.Unlock()

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/todo-app/todo/app/auth"
 	"github.com/todo-app/todo/app/config"
 	"github.com/todo-app/todo/app/database"
 	"github.com/todo-app/todo/app/database/dbtest"
@@ -59,7 +60,7 @@ func StartInstance(t testing.TB, dbURL string, o InstanceOptions) *Instance {
 	if log == nil {
 		log = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
-	db, err := database.Open(database.Options{URL: cfg.Database.URL, MaxOpenConns: 8, MaxIdleConns: 8, QueryTimeout: 10 * time.Second})
+	db, err := database.Open(database.Options{URL: cfg.Database.URL, MaxOpenConns: 8, MaxIdleConns: 8, QueryTimeout: cfg.Database.QueryTimeout})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -79,6 +80,9 @@ func StartInstance(t testing.TB, dbURL string, o InstanceOptions) *Instance {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
+	// As in todo serve: sessions are cached, and the change log keeps the
+	// cache honest.
+	go svc.WatchSessionChanges(ctx, auth.DefaultSessionPoll, hub.CloseSessionLocally, log)
 	runCtx, stopRun := hub.BeforeShutdown(ctx, 3*time.Second)
 	addrc := make(chan net.Addr, 1)
 	done := make(chan error, 1)
