@@ -6,6 +6,7 @@ import (
 	"io"
 	"strings"
 	"text/tabwriter"
+	"time"
 )
 
 // Result is everything one `todo bench` invocation measured; with --json it
@@ -130,6 +131,10 @@ func writeReport(w *errWriter, r *Report) {
 	if r.Interrupted {
 		w.printf("interrupted: the numbers cover the part that ran\n")
 	}
+	if ol := r.OpenLoop; ol != nil {
+		w.printf("open loop at %.0f req/s: %d due, %d sent, %d dropped by the client (all %d clients busy for over %s); latency counts from the scheduled time\n",
+			ol.Rate, ol.Offered, ol.Started, ol.Dropped, r.Concurrency, fmtMs(ol.SlackMs))
+	}
 	rows := append(append([]OpResult{}, r.Ops...), r.Total)
 	width := 0
 	for _, o := range rows {
@@ -159,6 +164,57 @@ func writeReport(w *errWriter, r *Report) {
 	if r.Mix != string(OpBaseline) {
 		writeServerMem(w, r.Server, r.MemoryNote)
 	}
+	if len(r.Samples) > 0 {
+		writeSamples(w, r.Samples, r.OpenLoop != nil)
+	}
+}
+
+// writeSamples prints the series of samples as a table, with the request
+// rate of each interval.
+func writeSamples(w *errWriter, samples []Sample, dropped bool) {
+	w.printf("over time (since the measured time began; counts are cumulative):\n")
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintf(tw, "t\trss\tpeak\trequests\treq/s\terrors\t5xx\t")
+	if dropped {
+		fmt.Fprintf(tw, "dropped\t")
+	}
+	fmt.Fprintf(tw, "\n")
+	var errs []string
+	for i, s := range samples {
+		rss, peak := "-", "-"
+		if s.RSS > 0 {
+			rss, peak = fmtBytes(int64(s.RSS)), fmtBytes(int64(s.Peak))
+		}
+		if s.Error != "" && (len(errs) == 0 || errs[len(errs)-1] != s.Error) {
+			errs = append(errs, s.Error)
+		}
+		rate := "-"
+		if i > 0 {
+			if dt := s.Seconds - samples[i-1].Seconds; dt > 0 {
+				rate = fmt.Sprintf("%.0f", float64(s.Requests-samples[i-1].Requests)/dt)
+			}
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\t%d\t%d\t", fmtSeconds(s.Seconds), rss, peak, s.Requests, rate, s.Errors, s.Status5xx)
+		if dropped {
+			fmt.Fprintf(tw, "%d\t", s.Dropped)
+		}
+		fmt.Fprintf(tw, "\n")
+	}
+	_ = tw.Flush()
+	for _, e := range errs {
+		w.printf("  rss not read: %s\n", e)
+	}
+}
+
+// fmtSeconds shows a time since the start as 500ms, 1.5s, 45s or 12m30s:
+// to a tenth of a second below 10s, to the second above, where a sampler
+// that woke a little late would only add noise.
+func fmtSeconds(s float64) string {
+	d := time.Duration(s * float64(time.Second))
+	if d < 10*time.Second {
+		return d.Round(100 * time.Millisecond).String()
+	}
+	return d.Round(time.Second).String()
 }
 
 func writeServerMem(w *errWriter, m *ServerMem, note string) {

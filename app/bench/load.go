@@ -51,18 +51,31 @@ type loadConfig struct {
 	warmup      time.Duration
 	progress    *Progress
 	label       string // shown on the progress line
+
+	// rate > 0 makes the run open-loop: requests are due at rate per second
+	// over all clients, whether or not the server keeps up.
+	rate float64
+	// sample > 0 takes a Sample every sample of the measured time, with the
+	// memory of pid when pid > 0.
+	sample time.Duration
+	pid    int
 }
 
 // loadResult holds the statistics of a run by operation.
 type loadResult struct {
 	stats       map[Op]*opStats
+	counts      counters      // measured totals, for the samples
 	elapsed     time.Duration // the measured part (after the warm-up)
 	interrupted bool
+	openLoop    *OpenLoop // nil in a closed loop
+	samples     []Sample
 }
 
-// runLoad drives the target with cfg.concurrency closed-loop clients: each
-// sends its next request when the previous one is answered. Requests
-// started during the warm-up are not counted.
+// runLoad drives the target with cfg.concurrency clients. In a closed loop
+// (no rate) each sends its next request when the previous one is answered;
+// in an open loop each free client takes the next request due on the
+// schedule, and requests that come due while all are busy are dropped.
+// Requests started (or due) during the warm-up are not counted.
 func runLoad(ctx context.Context, cfg loadConfig) *loadResult {
 	res := &loadResult{stats: map[Op]*opStats{}}
 	for _, op := range append([]Op{OpSetup, OpBaseline}, Ops...) {
@@ -73,6 +86,10 @@ func runLoad(ctx context.Context, cfg loadConfig) *loadResult {
 	end := measureFrom.Add(cfg.duration)
 	runCtx, cancel := context.WithDeadline(ctx, end)
 	defer cancel()
+	var sched *schedule
+	if cfg.rate > 0 {
+		sched = newSchedule(start, cfg.rate, measureFrom, end, StartSlack)
+	}
 
 	var sent, failed atomic.Uint64 // all requests, warm-up included, for the progress line
 	var wg sync.WaitGroup
@@ -85,6 +102,7 @@ func runLoad(ctx context.Context, cfg loadConfig) *loadResult {
 			end:         end,
 			sent:        &sent,
 			failed:      &failed,
+			sched:       sched,
 		}
 		if len(cfg.users) > 0 {
 			w.u = cfg.users[i%len(cfg.users)]
@@ -92,14 +110,21 @@ func runLoad(ctx context.Context, cfg loadConfig) *loadResult {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			w.loop(runCtx)
+			if sched != nil {
+				// The schedule ends the run: a request due just before the
+				// end is still sent.
+				w.loop(ctx)
+			} else {
+				w.loop(runCtx)
+			}
 		}()
 	}
 
 	stop := make(chan struct{})
-	progDone := make(chan struct{})
+	var bg sync.WaitGroup
+	bg.Add(1)
 	go func() {
-		defer close(progDone)
+		defer bg.Done()
 		var lastN uint64
 		lastT := start
 		every(time.Second, stop, func() {
@@ -112,13 +137,27 @@ func runLoad(ctx context.Context, cfg loadConfig) *loadResult {
 			if now.Before(measureFrom) {
 				phase, left = "warming up", measureFrom.Sub(now)
 			}
-			cfg.progress.Update(fmt.Sprintf("%s: %s, %d requests, %.0f req/s, %d errors, %s left",
-				cfg.label, phase, n, rate, failed.Load(), left.Round(time.Second)))
+			dropped := ""
+			if sched != nil {
+				dropped = fmt.Sprintf(", %d dropped", sched.dropped.Load())
+			}
+			cfg.progress.Update(fmt.Sprintf("%s: %s, %d requests, %.0f req/s, %d errors%s, %s left",
+				cfg.label, phase, n, rate, failed.Load(), dropped, left.Round(time.Second)))
 		})
 	}()
+	var smp *sampler
+	if cfg.sample > 0 {
+		smp = &sampler{pid: cfg.pid, interval: cfg.sample, from: measureFrom, end: end, counts: &res.counts,
+			sched: sched, readMem: ReadMemory}
+		bg.Add(1)
+		go func() {
+			defer bg.Done()
+			smp.run(stop)
+		}()
+	}
 	wg.Wait()
 	close(stop)
-	<-progDone
+	bg.Wait()
 	cfg.progress.Done()
 
 	finished := time.Now()
@@ -130,6 +169,17 @@ func runLoad(ctx context.Context, cfg loadConfig) *loadResult {
 		res.elapsed = 0
 	}
 	res.interrupted = ctx.Err() != nil
+	if sched != nil {
+		res.openLoop = sched.report(cfg.rate)
+	}
+	if smp != nil {
+		// The last sample has the final counts, requests answered after the
+		// end included, at the end of the measured time.
+		if finished.After(measureFrom) {
+			smp.take(finished)
+		}
+		res.samples = smp.samples
+	}
 	return res
 }
 
@@ -146,6 +196,10 @@ type worker struct {
 	end         time.Time
 	sent        *atomic.Uint64
 	failed      *atomic.Uint64
+	sched       *schedule // nil in a closed loop
+	// due is the scheduled start of the open-loop request being made; the
+	// first request sent for it is timed from there.
+	due time.Time
 
 	req     fasthttp.Request
 	resp    fasthttp.Response
@@ -157,8 +211,23 @@ type worker struct {
 }
 
 func (w *worker) loop(ctx context.Context) {
-	for ctx.Err() == nil && time.Now().Before(w.end) {
+	if w.sched == nil {
+		for ctx.Err() == nil && time.Now().Before(w.end) {
+			w.do(w.cfg.mix.Pick(w.rng))
+		}
+		return
+	}
+	timer := time.NewTimer(time.Hour)
+	timer.Stop()
+	for {
+		at, ok := w.sched.claim(time.Now())
+		if !ok || !waitUntil(ctx, timer, at) {
+			return
+		}
+		w.sched.begin(at)
+		w.due = at
 		w.do(w.cfg.mix.Pick(w.rng))
+		w.due = time.Time{}
 	}
 }
 
@@ -182,7 +251,14 @@ func (w *worker) send(op Op, method string, path, body []byte) bool {
 	} else {
 		auth = baselineAuth
 	}
-	t0 := time.Now()
+	// In an open loop the request is late from the moment it was due, not
+	// from when a client got round to it: timing it from its send would
+	// hide the server's backlog (coordinated omission).
+	t0 := w.due
+	if t0.IsZero() {
+		t0 = time.Now()
+	}
+	w.due = time.Time{}
 	err := w.cfg.target.call(&w.req, &w.resp, method, string(path), auth, body)
 	d := time.Since(t0)
 	w.sent.Add(1)
@@ -192,11 +268,14 @@ func (w *worker) send(op Op, method string, path, body []byte) bool {
 		w.failed.Add(1)
 		if counted && !errors.Is(err, context.Canceled) {
 			st.fail("", transportKind(err))
+			w.res.counts.requests.Add(1)
+			w.res.counts.errors.Add(1)
 		}
 		return false
 	}
 	if counted {
 		st.hist.Record(d)
+		w.res.counts.requests.Add(1)
 	}
 	code := w.resp.StatusCode()
 	bad := ""
@@ -209,6 +288,10 @@ func (w *worker) send(op Op, method string, path, body []byte) bool {
 		w.failed.Add(1)
 		if counted {
 			st.fail(bad, "")
+			w.res.counts.errors.Add(1)
+			if code >= 500 {
+				w.res.counts.status5xx.Add(1)
+			}
 		}
 		return false
 	}

@@ -27,7 +27,13 @@ type Options struct {
 	SeedConcurrency int           // workers signing up and seeding
 	Timeout         time.Duration // per request
 	PID             int           // the server's process, to read its memory (0: none)
-	Progress        *Progress
+	// Rate > 0 offers that many requests per second over all clients, open
+	// loop; 0 is a closed loop, each client sending when answered.
+	Rate float64
+	// Sample > 0 records the server's memory (with PID) and the cumulative
+	// counts every Sample of the measured time.
+	Sample   time.Duration
+	Progress *Progress
 }
 
 func (o *Options) check() error {
@@ -44,6 +50,10 @@ func (o *Options) check() error {
 		return errors.New("--warmup cannot be negative")
 	case len(o.Mix.ops) == 0:
 		return errors.New("no operation to run")
+	case o.Rate < 0:
+		return errors.New("--rate cannot be negative")
+	case o.Sample < 0:
+		return errors.New("--sample cannot be negative")
 	}
 	if o.SeedConcurrency < 1 {
 		o.SeedConcurrency = 1
@@ -63,10 +73,12 @@ type Report struct {
 	Warmup      float64    `json:"warmup_seconds"`
 	SetupTime   float64    `json:"setup_seconds"` // sign-up and seeding
 	Interrupted bool       `json:"interrupted,omitempty"`
+	OpenLoop    *OpenLoop  `json:"open_loop,omitempty"` // absent in a closed loop
 	Ops         []OpResult `json:"ops"`
 	Total       OpResult   `json:"total"`
 	Server      *ServerMem `json:"server_memory,omitempty"`
 	MemoryNote  string     `json:"server_memory_note,omitempty"`
+	Samples     []Sample   `json:"samples,omitempty"` // with --sample
 }
 
 // ServerMem is the server's memory before and after the measured run.
@@ -153,10 +165,13 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 		}
 	}
 	res := runLoad(ctx, loadConfig{target: t, users: users, mix: o.Mix, concurrency: o.Concurrency,
-		duration: o.Duration, warmup: o.Warmup, progress: o.Progress, label: "bench " + rep.Mix})
+		duration: o.Duration, warmup: o.Warmup, progress: o.Progress, label: "bench " + rep.Mix,
+		rate: o.Rate, sample: o.Sample, pid: o.PID})
 	rep.Ops, rep.Total = res.results()
 	rep.Duration = res.elapsed.Seconds()
 	rep.Interrupted = res.interrupted
+	rep.OpenLoop = res.openLoop
+	rep.Samples = res.samples
 	rep.Server, rep.MemoryNote = serverMemory(o.PID, before, t.loopback)
 	return rep, nil
 }
@@ -212,10 +227,12 @@ func StartBaseline() (string, func(), error) {
 }
 
 // RunBaseline drives the baseline server with the concurrency, duration and
-// warm-up of o (its users, tasks and mix do not apply).
+// warm-up of o (its users, tasks and mix do not apply). It always runs a
+// closed loop: it measures a ceiling, which a fixed rate would cap.
 func RunBaseline(ctx context.Context, o Options) (*Report, error) {
 	o.Mix = SingleOp(OpBaseline)
 	o.Users = 1
+	o.Rate, o.Sample = 0, 0
 	if err := o.check(); err != nil {
 		return nil, err
 	}

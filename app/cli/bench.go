@@ -14,6 +14,9 @@ import (
 	"github.com/todo-app/todo/app/bench"
 )
 
+// defaultWSRate is --rate with --ws when it is not given.
+const defaultWSRate = 200
+
 func newBenchCmd() *cobra.Command {
 	var (
 		url             string
@@ -29,6 +32,7 @@ func newBenchCmd() *cobra.Command {
 		ws, idle        bool
 		conns           int
 		rate            float64
+		sample          time.Duration
 		deliveryTimeout time.Duration
 		baseline        bool
 		compare         bool
@@ -41,10 +45,25 @@ binary. It signs up --users accounts (bench-<random>-<n>@bench.invalid, random
 password, Bearer tokens), seeds --tasks tasks for each, then runs --concurrency
 clients for --duration (after --warmup, which is driven but not counted). Each
 client is bound to one user (round robin) and sends its next request as soon as
-the last one is answered. It prints, per operation: requests, requests per
-second, mean/p50/p95/p99/max latency and errors by status or kind; with --pid,
-the server's resident memory before and after (read from /proc, so Linux and
-the same machine only).
+the last one is answered (a closed loop; see --rate). It prints, per operation:
+requests, requests per second, mean/p50/p95/p99/max latency and errors by
+status or kind; with --pid, the server's resident memory before and after (read
+from /proc, so Linux and the same machine only).
+
+--rate R makes the load open-loop: R requests per second are due over all
+clients, evenly spaced, whether or not the server keeps up, so load can be
+offered above capacity (say twice what a closed-loop run measured) without the
+clients slowing down with the server. A free client takes the next request due;
+one that comes due while all --concurrency clients are busy (and no client
+frees up within 1ms) is dropped by the client and reported as such, apart from
+the errors. Latency counts from each request's scheduled time, so a server
+that falls behind shows it in the percentiles (no coordinated omission).
+--concurrency bounds the requests in flight, so give enough clients for the
+rate at the latency you expect (rate x latency).
+
+--sample D records, every D of the measured time and at its end, the server's
+RSS (with --pid) and the cumulative requests, errors and 5xx answers: a table
+in the text output, "samples" in --json. For soak runs: memory over time.
 
 Operations (--op):
   list      GET /api/tasks?limit=20
@@ -78,6 +97,7 @@ limit to the hard limit; for 10,000 sockets the server needs the same
 {"ok":true,"n":42}) with the same clients and timings instead, the ceiling that
 the framework, the network stack and this generator allow on the machine.
 --compare-baseline runs it right after the main run and prints the ratios.
+The baseline always runs a closed loop, without --rate or --sample.
 Client and server share the CPUs when both run on one machine; say so when
 quoting numbers.`,
 		Example: `  TODO_RATELIMIT_ENABLED=false todo serve --database-url sqlite:///tmp/bench.db &
@@ -86,21 +106,29 @@ quoting numbers.`,
   todo bench --op list --compare-baseline --json > list.json
   todo bench --baseline --concurrency 32 --duration 10s
   todo bench --ws --users 100 --conns 10000 --rate 200 --duration 30s --pid $!
-  todo bench --ws --conns 1000 --idle --pid $!`,
+  todo bench --ws --conns 1000 --idle --pid $!
+  todo bench --op list --concurrency 64 --rate 8000 --duration 30s      # open loop
+  todo bench --op mix --concurrency 16 --duration 10m --sample 30s --pid $!  # soak`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			fs := cmd.Flags()
 			if ws {
-				for _, name := range []string{"op", "mix", "baseline", "compare-baseline", "tasks", "concurrency", "warmup"} {
+				for _, name := range []string{"op", "mix", "baseline", "compare-baseline", "tasks", "concurrency", "warmup", "sample"} {
 					if fs.Changed(name) {
 						return fmt.Errorf("--%s does not apply to --ws", name)
 					}
 				}
+				if !fs.Changed("rate") {
+					rate = defaultWSRate
+				}
 			} else {
-				for _, name := range []string{"conns", "idle", "rate", "delivery-timeout"} {
+				for _, name := range []string{"conns", "idle", "delivery-timeout"} {
 					if fs.Changed(name) {
 						return fmt.Errorf("--%s applies only with --ws", name)
 					}
+				}
+				if baseline && (fs.Changed("rate") || fs.Changed("sample")) {
+					return errors.New("--rate and --sample do not apply to --baseline, which measures the closed-loop ceiling")
 				}
 			}
 			if baseline && compare {
@@ -138,7 +166,7 @@ quoting numbers.`,
 			} else {
 				o := bench.Options{URL: url, Users: users, Tasks: tasks, Concurrency: concurrency,
 					Duration: duration, Warmup: warmup, Mix: mix, SeedConcurrency: seedConcurrency,
-					Timeout: timeout, PID: pid, Progress: prog}
+					Timeout: timeout, PID: pid, Rate: rate, Sample: sample, Progress: prog}
 				if !baseline {
 					if res.HTTP, err = bench.Run(ctx, o); err != nil {
 						return err
@@ -176,7 +204,8 @@ quoting numbers.`,
 	fs.BoolVar(&ws, "ws", false, "WebSocket mode: hold --conns sockets and time the delivery of changes")
 	fs.IntVar(&conns, "conns", 100, "with --ws: sockets to hold")
 	fs.BoolVar(&idle, "idle", false, "with --ws: only open the sockets and report memory, make no changes")
-	fs.Float64Var(&rate, "rate", 200, "with --ws: task changes per second, spread over the users")
+	fs.Float64Var(&rate, "rate", 0, "requests per second over all clients, open loop (0: closed loop); with --ws: task changes per second, spread over the users (default 200)")
+	fs.DurationVar(&sample, "sample", 0, "record the server's RSS (with --pid) and the cumulative 5xx count every interval, e.g. 30s (0: off)")
 	fs.DurationVar(&deliveryTimeout, "delivery-timeout", 5*time.Second, "with --ws: a message later than this counts as missed")
 	fs.BoolVar(&baseline, "baseline", false, "drive a minimal in-process Fiber server instead of --url")
 	fs.BoolVar(&compare, "compare-baseline", false, "after the run, drive the baseline too and print req/s ratios")
