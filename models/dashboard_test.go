@@ -684,12 +684,12 @@ func TestDashboardQueryPlans(t *testing.T) {
 
 // dashExplain returns the plan of a query exactly as bun sent it (values
 // inlined), through the driver directly so nothing reformats it.
-func dashExplain(t *testing.T, e *dashEnv, query string) string {
+func dashExplain(t *testing.T, e *dashEnv, query string, args ...any) string {
 	t.Helper()
 	ctx := context.Background()
 	var lines []string
 	if e.engine == database.SQLite {
-		rows, err := e.db.Read.DB.QueryContext(ctx, "EXPLAIN QUERY PLAN "+query)
+		rows, err := e.db.Read.DB.QueryContext(ctx, "EXPLAIN QUERY PLAN "+query, args...)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -709,7 +709,7 @@ func dashExplain(t *testing.T, e *dashEnv, query string) string {
 		}
 		return strings.Join(lines, "\n")
 	}
-	rows, err := e.db.Read.DB.QueryContext(ctx, "EXPLAIN "+query)
+	rows, err := e.db.Read.DB.QueryContext(ctx, "EXPLAIN "+database.Rebind(e.engine, query), args...)
 	if err != nil {
 		t.Fatal(err)
 	}

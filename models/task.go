@@ -142,17 +142,25 @@ func (s *Store) CreateTask(ctx context.Context, t *Task) error {
 // TaskByID loads one of the user's tasks; another user's task is
 // ErrNotFound, exactly like a missing one.
 func (s *Store) TaskByID(ctx context.Context, userID string, id int64) (*Task, error) {
-	t := new(Task)
-	err := s.db.Read.NewSelect().Model(t).
-		Where("?TableAlias.id = ? AND ?TableAlias.user_id = ?", id, userID).
-		Limit(1).Scan(ctx)
-	if errors.Is(err, sql.ErrNoRows) {
-		return nil, ErrNotFound
-	}
+	tasks, err := s.queryTasks(ctx, taskByIDQuery, id, userID)
 	if err != nil {
 		return nil, fmt.Errorf("load task %d: %w", id, err)
 	}
-	return t, nil
+	if len(tasks) == 0 {
+		return nil, ErrNotFound
+	}
+	return &tasks[0], nil
+}
+
+const taskByIDQuery = `SELECT ` + taskColumns + ` FROM "task" WHERE "id" = ? AND "user_id" = ?`
+
+// queryTasks runs a prepared read of taskColumns.
+func (s *Store) queryTasks(ctx context.Context, query string, args ...any) ([]Task, error) {
+	rows, err := s.db.QueryRead(ctx, query, args...)
+	if err != nil {
+		return nil, err
+	}
+	return scanTasks(rows, nil)
 }
 
 // TaskUpdate is what UpdateTask (or CompleteTask) did.

@@ -3,10 +3,9 @@ package models
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
-
-	"github.com/uptrace/bun"
 
 	"github.com/todo-app/todo/app/database"
 )
@@ -55,21 +54,21 @@ const (
 // Titles compare by code point (SQLite's BINARY collation; COLLATE "C" on
 // PostgreSQL, see titleOrder) so both engines order them identically.
 var orderBy = map[TaskSort][2]string{
-	SortCreatedAt: {"?TableAlias.created_at ASC, ?TableAlias.id ASC", "?TableAlias.created_at DESC, ?TableAlias.id DESC"},
-	SortUpdatedAt: {"?TableAlias.updated_at ASC, ?TableAlias.id ASC", "?TableAlias.updated_at DESC, ?TableAlias.id DESC"},
-	SortPriority:  {"?TableAlias.priority ASC, ?TableAlias.id ASC", "?TableAlias.priority DESC, ?TableAlias.id DESC"},
-	SortTitle:     {"?TableAlias.title ASC, ?TableAlias.id ASC", "?TableAlias.title DESC, ?TableAlias.id DESC"},
+	SortCreatedAt: {"{a}.created_at ASC, {a}.id ASC", "{a}.created_at DESC, {a}.id DESC"},
+	SortUpdatedAt: {"{a}.updated_at ASC, {a}.id ASC", "{a}.updated_at DESC, {a}.id DESC"},
+	SortPriority:  {"{a}.priority ASC, {a}.id ASC", "{a}.priority DESC, {a}.id DESC"},
+	SortTitle:     {"{a}.title ASC, {a}.id ASC", "{a}.title DESC, {a}.id DESC"},
 	SortDueDate: {
-		"(?TableAlias.due_date IS NULL) ASC, ?TableAlias.due_date ASC, ?TableAlias.id ASC",
-		"(?TableAlias.due_date IS NULL) ASC, ?TableAlias.due_date DESC, ?TableAlias.id DESC",
+		"({a}.due_date IS NULL) ASC, {a}.due_date ASC, {a}.id ASC",
+		"({a}.due_date IS NULL) ASC, {a}.due_date DESC, {a}.id DESC",
 	},
 }
 
 // titleOrderPG orders titles by code point on PostgreSQL, whatever the
 // database's default collation, to match SQLite's BINARY collation.
 var titleOrderPG = [2]string{
-	`?TableAlias.title COLLATE "C" ASC, ?TableAlias.id ASC`,
-	`?TableAlias.title COLLATE "C" DESC, ?TableAlias.id DESC`,
+	`{a}.title COLLATE "C" ASC, {a}.id ASC`,
+	`{a}.title COLLATE "C" DESC, {a}.id DESC`,
 }
 
 // ValidTaskSort reports whether key is a sort key the list accepts.
@@ -148,29 +147,40 @@ func likePattern(text string) string {
 	return b.String()
 }
 
-// where adds the filter's conditions, always starting with the user.
-func (f *TaskFilter) where(q *bun.SelectQuery, userID string) *bun.SelectQuery {
-	q = q.Where("?TableAlias.user_id = ?", userID)
+// where writes the filter's conditions on table alias t, always starting
+// with the user, as fixed SQL with ? placeholders; no part of the filter is
+// ever written into the SQL itself.
+func (f *TaskFilter) where(b *strings.Builder, args []any, userID string) []any {
+	b.WriteString("t.user_id = ?")
+	args = append(args, userID)
 	if f.Status != nil {
-		q = q.Where("?TableAlias.status = ?", *f.Status)
+		b.WriteString(" AND t.status = ?")
+		args = append(args, *f.Status)
 	}
 	if len(f.Priorities) > 0 {
-		q = q.Where("?TableAlias.priority IN (?)", bun.In(f.Priorities))
+		// Without repeats, so the statement cache holds one query per
+		// number of distinct priorities, however the request spells them.
+		priorities := slices.Compact(slices.Sorted(slices.Values(f.Priorities)))
+		b.WriteString(" AND t.priority IN (?")
+		b.WriteString(strings.Repeat(", ?", len(priorities)-1))
+		b.WriteString(")")
+		for _, p := range priorities {
+			args = append(args, p)
+		}
 	}
 	if f.Category != nil {
-		q = q.Where("?TableAlias.category = ?", *f.Category)
+		b.WriteString(" AND t.category = ?")
+		args = append(args, *f.Category)
 	}
 	if f.Query != "" {
 		// The same SQL on both engines: lower() on both sides, so text
 		// always matches itself, and LIKE with the pattern characters
 		// escaped, so %, _ and \ match literally. Case folding is lower()'s:
 		// SQLite folds ASCII letters only; PostgreSQL folds by the
-		// database's LC_CTYPE (every letter under a UTF-8 locale). The
-		// escape character is a literal here; a backslash right before a
-		// placeholder would escape it in Bun's formatter, hence the order.
+		// database's LC_CTYPE (every letter under a UTF-8 locale).
 		pattern := likePattern(f.Query)
-		q = q.Where(`(lower(?TableAlias.title) LIKE lower(?) ESCAPE '\'`+
-			` OR lower(?TableAlias.description) LIKE lower(?) ESCAPE '\')`, pattern, pattern)
+		b.WriteString(` AND (lower(t.title) LIKE lower(?) ESCAPE '\' OR lower(t.description) LIKE lower(?) ESCAPE '\')`)
+		args = append(args, pattern, pattern)
 	}
 	now := f.Now
 	if now.IsZero() {
@@ -178,21 +188,59 @@ func (f *TaskFilter) where(q *bun.SelectQuery, userID string) *bun.SelectQuery {
 	}
 	switch f.Due {
 	case DueOverdue:
-		q = q.Where("?TableAlias.status = ?", false).
-			Where("?TableAlias.due_date < ?", NewTime(now))
+		b.WriteString(" AND t.status = ? AND t.due_date < ?")
+		args = append(args, false, NewTime(now))
 	case DueNone:
-		q = q.Where("?TableAlias.due_date IS NULL")
+		b.WriteString(" AND t.due_date IS NULL")
 	case DueToday, DueWeek:
 		from, before, _ := DueWindow(f.Due, now, f.Location)
-		q = q.Where("?TableAlias.due_date >= ?", from).
-			Where("?TableAlias.due_date < ?", before)
+		b.WriteString(" AND t.due_date >= ? AND t.due_date < ?")
+		args = append(args, from, before)
 	}
-	return q
+	return args
+}
+
+// listQuery is the SQL (with ? placeholders) and arguments of ListTasks.
+// f's limit and offset must already be in range.
+func (s *Store) listQuery(userID string, f TaskFilter) (string, []any, error) {
+	key := f.Sort
+	if key == "" {
+		key = SortCreatedAt
+	}
+	order, ok := orderBy[key]
+	if !ok {
+		return "", nil, fmt.Errorf("list tasks: unknown sort key %q", key)
+	}
+	if key == SortTitle && s.db.Dialect == database.Postgres {
+		order = titleOrderPG
+	}
+	dir := 0
+	if f.Desc {
+		dir = 1
+	}
+
+	// SELECT c.total, p.* FROM (count) c LEFT JOIN (page) p ON 1 = 1
+	// ORDER BY the page's order: an empty page still yields the count, as
+	// one row of NULL task columns.
+	var b strings.Builder
+	b.WriteString(`SELECT c.total, ` + taskColumnsOf("p") + ` FROM (SELECT count(*) AS total FROM "task" t WHERE `)
+	args := f.where(&b, make([]any, 0, 16), userID)
+	b.WriteString(`) c LEFT JOIN (SELECT ` + taskColumnsOf("t") + ` FROM "task" t WHERE `)
+	args = f.where(&b, args, userID)
+	b.WriteString(" ORDER BY ")
+	b.WriteString(strings.ReplaceAll(order[dir], "{a}", "t"))
+	b.WriteString(" LIMIT ? OFFSET ?) p ON 1 = 1 ORDER BY ")
+	b.WriteString(strings.ReplaceAll(order[dir], "{a}", "p"))
+	args = append(args, f.Limit, f.Offset)
+
+	return b.String(), args, nil
 }
 
 // ListTasks returns one page of the user's tasks that pass the filter, in
-// its order, and how many pass it in all. The count and the page are read
-// in one read-only transaction, so they agree.
+// its order, and how many pass it in all. Both come from one prepared
+// statement (the count joined to the page), so they agree: a single SELECT
+// reads one snapshot on either engine, without the round trips of a
+// transaction.
 //
 // The Query search is a case-insensitive substring match on title or
 // description with the same SQL on both engines; for letters outside ASCII
@@ -205,44 +253,28 @@ func (s *Store) ListTasks(ctx context.Context, userID string, f TaskFilter) ([]T
 	if f.Offset < 0 {
 		f.Offset = 0
 	}
-	key := f.Sort
-	if key == "" {
-		key = SortCreatedAt
-	}
-	order, ok := orderBy[key]
-	if !ok {
-		return nil, 0, fmt.Errorf("list tasks: unknown sort key %q", key)
-	}
-	if key == SortTitle && s.db.Dialect == database.Postgres {
-		order = titleOrderPG
-	}
-	dir := 0
-	if f.Desc {
-		dir = 1
-	}
-
-	tasks := make([]Task, 0, f.Limit)
-	var total int64
-	err := s.snapshot(ctx, func(ctx context.Context, db bun.IDB) error {
-		n, err := f.where(db.NewSelect().Model((*Task)(nil)), userID).Count(ctx)
-		if err != nil {
-			return fmt.Errorf("count tasks of user %s: %w", userID, err)
-		}
-		total = n
-		if n <= f.Offset {
-			return nil
-		}
-		err = f.where(db.NewSelect().Model(&tasks), userID).
-			OrderExpr(order[dir]).
-			Limit(int64(f.Limit)).Offset(f.Offset).
-			Scan(ctx)
-		if err != nil {
-			return fmt.Errorf("list tasks of user %s: %w", userID, err)
-		}
-		return nil
-	})
+	query, args, err := s.listQuery(userID, f)
 	if err != nil {
 		return nil, 0, err
+	}
+	rows, err := s.db.QueryRead(ctx, query, args...)
+	if err != nil {
+		return nil, 0, fmt.Errorf("list tasks of user %s: %w", userID, err)
+	}
+	defer rows.Close()
+	tasks := make([]Task, 0, f.Limit)
+	var total int64
+	for rows.Next() {
+		var r taskRow
+		if err := rows.Scan(r.dest(&total)...); err != nil {
+			return nil, 0, fmt.Errorf("list tasks of user %s: %w", userID, err)
+		}
+		if t, ok := r.task(); ok {
+			tasks = append(tasks, t)
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return nil, 0, fmt.Errorf("list tasks of user %s: %w", userID, err)
 	}
 	return tasks, total, nil
 }

@@ -43,6 +43,8 @@ type DB struct {
 	Read    *bun.DB
 	// Path is the SQLite file, empty on PostgreSQL.
 	Path string
+
+	readStmts *statements
 }
 
 // Open connects to the database named by opts.URL without waiting for it to

@@ -29,5 +29,5 @@ func openPostgres(dsn string, opts Options) (*DB, error) {
 	sqldb.SetConnMaxIdleTime(5 * time.Minute)
 
 	db := bun.NewDB(sqldb, pgdialect.New())
-	return &DB{Dialect: Postgres, Write: db, Read: db}, nil
+	return &DB{Dialect: Postgres, Write: db, Read: db, readStmts: &statements{}}, nil
 }

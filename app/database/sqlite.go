@@ -66,6 +66,8 @@ func openSQLite(path string, opts Options) (*DB, error) {
 		Write:   bun.NewDB(write, sqlitedialect.New()),
 		Read:    bun.NewDB(read, sqlitedialect.New()),
 		Path:    path,
+
+		readStmts: &statements{},
 	}, nil
 }
 
