@@ -35,6 +35,10 @@ type Server struct {
 	WriteTimeout    time.Duration
 	IdleTimeout     time.Duration
 	ShutdownTimeout time.Duration
+	// MaxInflight bounds the /api requests handled at once (0: unbounded);
+	// QueueTimeout is how long a request waits for a slot before a 503.
+	MaxInflight  int
+	QueueTimeout time.Duration
 }
 
 // Database holds the connection settings for SQLite or PostgreSQL.

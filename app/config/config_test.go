@@ -339,6 +339,8 @@ func TestBadValues(t *testing.T) {
 		{name: "duration number in file", file: "server:\n  read_timeout: 15\n", wantErr: []string{"server.read_timeout", "expected a duration"}},
 		{name: "duration zero", env: "TODO_DATABASE_QUERY_TIMEOUT=0s", wantErr: []string{"database.query_timeout", "greater than 0"}},
 		{name: "duration negative", env: "TODO_DATABASE_CONN_MAX_LIFETIME=-1m", wantErr: []string{"database.conn_max_lifetime", "negative"}},
+		{name: "max_inflight negative", env: "TODO_SERVER_MAX_INFLIGHT=-1", wantErr: []string{"server.max_inflight", "out of range", "TODO_SERVER_MAX_INFLIGHT"}},
+		{name: "queue_timeout negative", env: "TODO_SERVER_QUEUE_TIMEOUT=-1ms", wantErr: []string{"server.queue_timeout", "negative", "TODO_SERVER_QUEUE_TIMEOUT"}},
 		{name: "session_ttl too short", env: "TODO_AUTH_SESSION_TTL=30s", wantErr: []string{"auth.session_ttl", "too short"}},
 		{name: "update_age over ttl", env: "TODO_AUTH_UPDATE_AGE=200h", wantErr: []string{"auth.update_age", "auth.session_ttl", "env TODO_AUTH_UPDATE_AGE"}},
 		{name: "list item not a string", file: "server:\n  trusted_proxies: [10.0.0.1, {a: 1}]\n", wantErr: []string{"server.trusted_proxies", "item 2", "mapping"}},
@@ -433,6 +435,16 @@ func TestValuesNormalised(t *testing.T) {
 	})
 	if len(c.Server.TrustedProxies) != 0 || c.CookieSecure() {
 		t.Errorf("TrustedProxies = %q, CookieSecure = %v", c.Server.TrustedProxies, c.CookieSecure())
+	}
+}
+
+// Zero is a meaningful value for both overload keys: shedding off, and
+// refusing without a wait.
+func TestOverloadKeysAcceptZero(t *testing.T) {
+	t.Parallel()
+	c := mustLoad(t, Options{Environ: []string{"TODO_SERVER_MAX_INFLIGHT=0", "TODO_SERVER_QUEUE_TIMEOUT=0s"}})
+	if c.Server.MaxInflight != 0 || c.Server.QueueTimeout != 0 {
+		t.Errorf("MaxInflight = %d, QueueTimeout = %v, want 0 and 0", c.Server.MaxInflight, c.Server.QueueTimeout)
 	}
 }
 

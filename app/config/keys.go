@@ -105,6 +105,9 @@ var keys = []keyDef{
 	duration("server.write_timeout", 30*time.Second, func(c *Config) *time.Duration { return &c.Server.WriteTimeout }, 0, false),
 	duration("server.idle_timeout", 120*time.Second, func(c *Config) *time.Duration { return &c.Server.IdleTimeout }, 0, false),
 	duration("server.shutdown_timeout", 15*time.Second, func(c *Config) *time.Duration { return &c.Server.ShutdownTimeout }, 0, false),
+	// 0 turns overload shedding off; 0s sheds at once when every slot is busy.
+	integer("server.max_inflight", 64, func(c *Config) *int { return &c.Server.MaxInflight }, 0, 1000000),
+	duration("server.queue_timeout", 100*time.Millisecond, func(c *Config) *time.Duration { return &c.Server.QueueTimeout }, 0, true),
 
 	str("database.url", "sqlite://./data/todo.db", func(c *Config) *string { return &c.Database.URL }, checkDatabaseURL),
 	boolean("database.auto_migrate", true, func(c *Config) *bool { return &c.Database.AutoMigrate }),

@@ -142,6 +142,7 @@ func New(d Deps) (*fiber.App, error) {
 	// After authn.Load (the general budget is per signed-in user) and before
 	// any route, so every /api response, 404s included, is counted.
 	ratelimit.Mount(api, cfg.RateLimit, ips)
+	mountShedding(api, cfg.Server, d.Logger)
 	routes.RegisterAuth(api, authn)
 	routes.RegisterTasks(api, models.NewStore(d.DB), hub)
 	routes.RegisterDashboard(api, models.NewStore(d.DB))
