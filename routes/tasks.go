@@ -82,7 +82,32 @@ func (h *TaskHandlers) list(c *fiber.Ctx) error {
 		return err
 	}
 	c.Set(fiber.HeaderCacheControl, "private, no-cache")
-	return c.JSON(taskListJSON{Tasks: tasks, Total: total, Limit: q.Limit, Offset: q.Offset})
+	return sendJSON(c, appendTaskList(make([]byte, 0, 64+320*len(tasks)), tasks, total, q.Limit, q.Offset))
+}
+
+// appendTaskList writes the list response: what encoding/json would write
+// for taskListJSON, without reflection (see models.Task.AppendJSON).
+func appendTaskList(b []byte, tasks []models.Task, total int64, limit int, offset int64) []byte {
+	b = append(b, `{"tasks":[`...)
+	for i := range tasks {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = tasks[i].AppendJSON(b)
+	}
+	b = append(b, `],"total":`...)
+	b = strconv.AppendInt(b, total, 10)
+	b = append(b, `,"limit":`...)
+	b = strconv.AppendInt(b, int64(limit), 10)
+	b = append(b, `,"offset":`...)
+	b = strconv.AppendInt(b, offset, 10)
+	return append(b, '}')
+}
+
+// sendJSON sends an encoded JSON body as c.JSON would.
+func sendJSON(c *fiber.Ctx, body []byte) error {
+	c.Set(fiber.HeaderContentType, fiber.MIMEApplicationJSON)
+	return c.Send(body)
 }
 
 func (h *TaskHandlers) create(c *fiber.Ctx) error {
@@ -190,7 +215,7 @@ func (h *TaskHandlers) publish(c *fiber.Ctx, res models.TaskUpdate) {
 func sendTask(c *fiber.Ctx, t *models.Task) error {
 	c.Set(fiber.HeaderETag, taskETag(t))
 	c.Set(fiber.HeaderCacheControl, "private, no-cache")
-	return c.JSON(t)
+	return sendJSON(c, t.AppendJSON(make([]byte, 0, 512)))
 }
 
 func taskError(err error) error {
