@@ -133,7 +133,11 @@ func (s *Store) CreateTask(ctx context.Context, t *Task) error {
 	if t.Status {
 		t.CompletedAt = &now
 	}
-	if _, err := s.db.Write.NewInsert().Model(t).Returning("id").Exec(ctx); err != nil {
+	err := s.db.WriteTx(ctx, func(ctx context.Context, tx bun.Tx) error {
+		_, err := tx.NewInsert().Model(t).Returning("id").Exec(ctx)
+		return err
+	})
+	if err != nil {
 		return fmt.Errorf("create task for user %s: %w", t.UserID, err)
 	}
 	return nil
@@ -183,12 +187,13 @@ type TaskUpdate struct {
 // move only on a real change, and then by exactly one and to now.
 //
 // The row is read and written in one write transaction (SQLite's single
-// writer; SELECT ... FOR UPDATE on PostgreSQL), and the UPDATE repeats the
+// writer, possibly grouped with other requests' writes, see
+// database.WriteTx; SELECT ... FOR UPDATE on PostgreSQL), and the UPDATE repeats the
 // version it read in its WHERE clause, so no concurrent change can slip in
 // between the check and the write.
 func (s *Store) UpdateTask(ctx context.Context, userID string, id int64, ch TaskChanges, ifMatch []int) (TaskUpdate, error) {
 	var out TaskUpdate
-	err := s.db.Write.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
+	err := s.db.WriteTx(ctx, func(ctx context.Context, tx bun.Tx) error {
 		cur, err := s.lockTask(ctx, tx, userID, id)
 		if err != nil {
 			return err
@@ -235,7 +240,7 @@ func (s *Store) CompleteTask(ctx context.Context, userID string, id int64, ifMat
 
 // DeleteTask removes one of the user's tasks. ifMatch is as for UpdateTask.
 func (s *Store) DeleteTask(ctx context.Context, userID string, id int64, ifMatch []int) error {
-	return s.db.Write.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
+	return s.db.WriteTx(ctx, func(ctx context.Context, tx bun.Tx) error {
 		cur, err := s.lockTask(ctx, tx, userID, id)
 		if err != nil {
 			return err

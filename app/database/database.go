@@ -45,6 +45,23 @@ type DB struct {
 	Path string
 
 	readStmts *statements
+	// group commits concurrent writes together on SQLite; nil on PostgreSQL,
+	// whose connections commit in parallel.
+	group *groupCommit
+}
+
+// WriteTx runs fn in a write transaction and returns once it has committed
+// (or failed). On SQLite, fn may share its transaction with writes of other
+// requests (group commit): it runs in a savepoint of its own, so its error
+// undoes only its own changes, and fn must not keep tx or ctx after
+// returning. ctx's cancellation stops fn from starting, never in the middle.
+func (db *DB) WriteTx(ctx context.Context, fn func(ctx context.Context, tx bun.Tx) error) error {
+	// A copy of the DB with another Write pool (tests add query hooks that
+	// way) writes through that pool.
+	if db.group == nil || db.group.db != db.Write {
+		return db.Write.RunInTx(ctx, nil, fn)
+	}
+	return db.group.do(ctx, fn)
 }
 
 // Open connects to the database named by opts.URL without waiting for it to
@@ -126,6 +143,9 @@ func (db *DB) WaitReady(ctx context.Context, timeout time.Duration, onRetry func
 
 // Close closes every pool.
 func (db *DB) Close() error {
+	if db.group != nil {
+		db.group.close()
+	}
 	err := db.Write.Close()
 	if db.Read != db.Write {
 		err = errors.Join(err, db.Read.Close())

@@ -1,0 +1,161 @@
+package database
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+
+	"github.com/uptrace/bun"
+)
+
+// maxGroup bounds how many writes share one commit, so the first of them
+// does not wait long for the rest.
+const maxGroup = 64
+
+// groupCommit runs the write transactions of concurrent requests on
+// SQLite's single writer connection in shared transactions: each commit
+// costs a WAL append and its syscalls, however little it writes, so the
+// writes that queued while one transaction ran are committed together.
+// Nothing waits to fill a group: a write that finds the writer idle commits
+// alone. Each write runs in its own savepoint, so one that fails leaves the
+// others in its group unaffected, and none is acknowledged before the
+// group's commit has returned.
+type groupCommit struct {
+	db   *bun.DB
+	reqs chan *groupWrite
+
+	mu     sync.Mutex
+	closed bool
+	done   chan struct{}
+}
+
+type groupWrite struct {
+	ctx    context.Context
+	fn     func(ctx context.Context, tx bun.Tx) error
+	result chan error
+}
+
+// errWriterClosed is returned to writes submitted after Close.
+var errWriterClosed = errors.New("database is closed")
+
+func newGroupCommit(db *bun.DB) *groupCommit {
+	g := &groupCommit{db: db, reqs: make(chan *groupWrite, maxGroup), done: make(chan struct{})}
+	go g.run()
+	return g
+}
+
+func (g *groupCommit) do(ctx context.Context, fn func(ctx context.Context, tx bun.Tx) error) error {
+	w := &groupWrite{ctx: ctx, fn: fn, result: make(chan error, 1)}
+	g.mu.Lock()
+	if g.closed {
+		g.mu.Unlock()
+		return errWriterClosed
+	}
+	g.mu.Unlock()
+	select {
+	case g.reqs <- w:
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-g.done:
+		return errWriterClosed
+	}
+	// Once submitted the write may run even if ctx ends meanwhile, so its
+	// outcome is waited for: answering "cancelled" for a write that then
+	// committed would be a lie.
+	return <-w.result
+}
+
+func (g *groupCommit) run() {
+	for {
+		var first *groupWrite
+		select {
+		case first = <-g.reqs:
+		case <-g.done:
+			g.failQueued()
+			return
+		}
+		group := []*groupWrite{first}
+	drain:
+		for len(group) < maxGroup {
+			select {
+			case w := <-g.reqs:
+				group = append(group, w)
+			default:
+				break drain
+			}
+		}
+		g.commit(group)
+	}
+}
+
+func (g *groupCommit) failQueued() {
+	for {
+		select {
+		case w := <-g.reqs:
+			w.result <- errWriterClosed
+		default:
+			return
+		}
+	}
+}
+
+func (g *groupCommit) commit(group []*groupWrite) {
+	// The transaction outlives any one request, so no request's deadline or
+	// cancellation may interrupt it: SQLite rolls back the whole transaction
+	// when a write statement in it is interrupted.
+	ctx := context.Background()
+	results := make([]error, len(group))
+	tx, err := g.db.BeginTx(ctx, nil)
+	if err != nil {
+		for _, w := range group {
+			w.result <- fmt.Errorf("begin write transaction: %w", err)
+		}
+		return
+	}
+	for i, w := range group {
+		if err := w.ctx.Err(); err != nil {
+			results[i] = err
+			continue
+		}
+		results[i] = runInSavepoint(tx, w)
+	}
+	if err := tx.Commit(); err != nil {
+		err = fmt.Errorf("commit write transaction: %w", err)
+		for i := range results {
+			if results[i] == nil {
+				results[i] = err
+			}
+		}
+	}
+	for i, w := range group {
+		w.result <- results[i]
+	}
+}
+
+func runInSavepoint(tx bun.Tx, w *groupWrite) error {
+	ctx := context.WithoutCancel(w.ctx)
+	if _, err := tx.ExecContext(ctx, "SAVEPOINT todo_write"); err != nil {
+		return fmt.Errorf("savepoint: %w", err)
+	}
+	err := w.fn(ctx, tx)
+	if err != nil {
+		if _, rerr := tx.ExecContext(ctx, "ROLLBACK TO SAVEPOINT todo_write"); rerr != nil {
+			return errors.Join(err, fmt.Errorf("roll back savepoint: %w", rerr))
+		}
+	}
+	if _, rerr := tx.ExecContext(ctx, "RELEASE SAVEPOINT todo_write"); rerr != nil {
+		return errors.Join(err, fmt.Errorf("release savepoint: %w", rerr))
+	}
+	return err
+}
+
+// close stops the writer; queued writes fail.
+func (g *groupCommit) close() {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if !g.closed {
+		g.closed = true
+		close(g.done)
+	}
+}

@@ -1,0 +1,111 @@
+package database_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"testing"
+
+	"github.com/uptrace/bun"
+
+	"github.com/todo-app/todo/app/database"
+	"github.com/todo-app/todo/app/database/dbtest"
+)
+
+// Concurrent writes share commits on SQLite; each must still be all or
+// nothing on its own: a failing write undoes exactly its own changes, and
+// its neighbours in the group commit.
+func TestWriteTxIsolatesGroupedWrites(t *testing.T) {
+	for _, d := range dbtest.Dialects {
+		t.Run(string(d), func(t *testing.T) {
+			db := dbtest.Open(t, d)
+			ctx := context.Background()
+			if _, err := db.Write.ExecContext(ctx, `CREATE TABLE gc (k integer PRIMARY KEY, v integer NOT NULL CHECK (v >= 0))`); err != nil {
+				t.Fatal(err)
+			}
+			const writers = 200
+			errBoom := errors.New("boom")
+			var wg sync.WaitGroup
+			errs := make([]error, writers)
+			for i := range writers {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					errs[i] = db.WriteTx(ctx, func(ctx context.Context, tx bun.Tx) error {
+						// Two statements per write, so a rollback must undo
+						// the first when the second (or the caller) fails.
+						if _, err := tx.ExecContext(ctx, `INSERT INTO gc (k, v) VALUES (?, 1)`, i); err != nil {
+							return err
+						}
+						switch i % 3 {
+						case 1: // violates the CHECK
+							_, err := tx.ExecContext(ctx, `INSERT INTO gc (k, v) VALUES (?, -1)`, i+writers)
+							return err
+						case 2: // the caller gives up
+							return errBoom
+						}
+						_, err := tx.ExecContext(ctx, `UPDATE gc SET v = 2 WHERE k = ?`, i)
+						return err
+					})
+				}()
+			}
+			wg.Wait()
+			for i, err := range errs {
+				if (err == nil) != (i%3 == 0) {
+					t.Errorf("write %d: %v", i, err)
+				}
+			}
+			var n, sum int
+			if err := db.Read.QueryRowContext(ctx, `SELECT count(*), coalesce(sum(v), 0) FROM gc`).Scan(&n, &sum); err != nil {
+				t.Fatal(err)
+			}
+			want := (writers + 2) / 3
+			if n != want || sum != 2*want {
+				t.Fatalf("%d rows summing to %d, want %d rows of 2", n, sum, want)
+			}
+		})
+	}
+}
+
+// A write whose request was cancelled before it ran does not run.
+func TestWriteTxSkipsCancelledWrites(t *testing.T) {
+	db := dbtest.Open(t, database.SQLite)
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	ran := false
+	err := db.WriteTx(ctx, func(ctx context.Context, tx bun.Tx) error { ran = true; return nil })
+	if err == nil || ran {
+		t.Fatalf("cancelled write: err %v, ran %v", err, ran)
+	}
+}
+
+func BenchmarkWriteTx(b *testing.B) {
+	for _, d := range dbtest.Dialects {
+		b.Run(string(d), func(b *testing.B) {
+			db := dbtest.Open(b, d)
+			ctx := context.Background()
+			if _, err := db.Write.ExecContext(ctx, `CREATE TABLE gc (k integer PRIMARY KEY, v text NOT NULL)`); err != nil {
+				b.Fatal(err)
+			}
+			var mu sync.Mutex
+			next := 0
+			b.SetParallelism(16)
+			b.RunParallel(func(pb *testing.PB) {
+				for pb.Next() {
+					mu.Lock()
+					next++
+					k := next
+					mu.Unlock()
+					err := db.WriteTx(ctx, func(ctx context.Context, tx bun.Tx) error {
+						_, err := tx.ExecContext(ctx, `INSERT INTO gc (k, v) VALUES (?, ?)`, k, fmt.Sprint("value ", k))
+						return err
+					})
+					if err != nil {
+						b.Fatal(err)
+					}
+				}
+			})
+		})
+	}
+}
