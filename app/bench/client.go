@@ -132,6 +132,7 @@ func transportKind(err error) string {
 type user struct {
 	email string
 	auth  []byte  // "Bearer <token>"
+	login []byte  // the sign-in body: email and password
 	ids   []int64 // seeded tasks, read-only once seeding is over
 }
 
@@ -196,7 +197,8 @@ func signUp(ctx context.Context, t *target, n, workers int, prog *Progress) ([]*
 		if err := json.Unmarshal(resp.Body(), &out); err != nil || out.Token == "" {
 			return fmt.Errorf("sign up %s: no token in the answer", email)
 		}
-		users[i] = &user{email: email, auth: []byte("Bearer " + out.Token)}
+		login, _ := json.Marshal(map[string]string{"email": email, "password": password})
+		users[i] = &user{email: email, auth: []byte("Bearer " + out.Token), login: login}
 		prog.Update(fmt.Sprintf("signing up users %d/%d", done.Add(1), n))
 		return nil
 	})

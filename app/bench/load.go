@@ -367,6 +367,10 @@ func (w *worker) do(op Op) {
 		w.send(op, "GET", []byte("/api/dashboard/overview"), nil)
 	case OpSession:
 		w.send(op, "GET", []byte("/api/auth/session"), nil)
+	case OpLogin:
+		// A full sign-in: the password hash is checked and a session made,
+		// as in a login flood (--op login --rate 100 beside another run).
+		w.send(op, "POST", []byte("/api/auth/login"), w.u.login)
 	case OpCreate:
 		w.create(OpCreate)
 	case OpGet:

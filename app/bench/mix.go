@@ -22,6 +22,7 @@ const (
 	OpStats    Op = "stats"    // GET /api/dashboard/stats
 	OpOverview Op = "overview" // GET /api/dashboard/overview
 	OpSession  Op = "session"  // GET /api/auth/session
+	OpLogin    Op = "login"    // POST /api/auth/login with the right password
 
 	// OpSetup counts the task creations a client makes, unmeasured as far
 	// as the other operations go, because complete or delete had no task of
@@ -32,7 +33,7 @@ const (
 )
 
 // Ops lists the operations --op and --mix accept, in report order.
-var Ops = []Op{OpList, OpGet, OpCreate, OpUpdate, OpComplete, OpDelete, OpStats, OpOverview, OpSession}
+var Ops = []Op{OpList, OpGet, OpCreate, OpUpdate, OpComplete, OpDelete, OpStats, OpOverview, OpSession, OpLogin}
 
 // DefaultMix is the "realistic" mix: mostly reads, as a web app that lists
 // and opens tasks and now and then changes one.

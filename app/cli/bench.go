@@ -195,7 +195,7 @@ quoting numbers.`,
 	fs.IntVar(&concurrency, "concurrency", 32, "concurrent clients, each with one request in flight")
 	fs.DurationVar(&duration, "duration", 10*time.Second, "measured run time (with --ws: how long changes are made)")
 	fs.DurationVar(&warmup, "warmup", 2*time.Second, "time driven but not measured, before --duration")
-	fs.StringVar(&opName, "op", "mix", "operation: list, get, create, update, complete, delete, stats, overview, session or mix")
+	fs.StringVar(&opName, "op", "mix", "operation: list, get, create, update, complete, delete, stats, overview, session, login or mix")
 	fs.StringVar(&mixSpec, "mix", bench.DefaultMix, "weights for --op mix, op=weight,...")
 	fs.IntVar(&seedConcurrency, "seed-concurrency", 8, "workers for sign-up and seeding (with --ws: sockets opened at once)")
 	fs.DurationVar(&timeout, "timeout", 30*time.Second, "limit for one request or WebSocket handshake")
