@@ -21,12 +21,17 @@ import (
 // temp_store=MEMORY keeps statement journals (every savepoint of a group
 // commit writes one) and sort buffers off the disk: with it on a file, the
 // savepoints' journal writes were a fifth of the cost of a create.
+// mmap_size lets every connection read the first 256 MiB of the file
+// through one shared mapping of the operating system's cache instead of a
+// read() and a copy into each connection's own small page cache: the stats
+// of a user with 10,000 tasks took half the time (BenchmarkTaskStats).
 var sqlitePragmas = []string{
 	"busy_timeout(10000)",
 	"journal_mode(WAL)",
 	"synchronous(NORMAL)",
 	"foreign_keys(1)",
 	"temp_store(MEMORY)",
+	"mmap_size(268435456)",
 }
 
 func openSQLite(path string, opts Options) (*DB, error) {
