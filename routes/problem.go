@@ -9,6 +9,8 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 	"github.com/gofiber/fiber/v2/utils"
+
+	"github.com/todo-app/todo/app/auth"
 )
 
 // ProblemContentType is the media type of every error body (RFC 9457).
@@ -53,6 +55,9 @@ func WriteProblem(c *fiber.Ctx, p *Problem) error {
 	return nil
 }
 
+var errHashingBusy = NewProblem(fiber.StatusServiceUnavailable,
+	"Too many sign-ins are being checked; retry after the number of seconds in Retry-After.")
+
 // ErrorHandler maps every error a handler returns to a problem response.
 // Errors the handlers did not anticipate become a 500 that carries only the
 // request id, while the log line keeps the cause; unavailable reports errors
@@ -66,6 +71,11 @@ func ErrorHandler(log *slog.Logger, unavailable func(error) bool) fiber.ErrorHan
 		case errors.As(err, &problem):
 		case errors.As(err, &fiberErr):
 			problem = fiberProblem(fiberErr)
+		case errors.Is(err, auth.ErrBusy):
+			// The server protecting itself from a login flood, not a failure:
+			// answered like overload, and not logged as an error.
+			c.Set(fiber.HeaderRetryAfter, "1")
+			return WriteProblem(c, errHashingBusy)
 		case unavailable != nil && unavailable(err):
 			problem = NewProblem(fiber.StatusServiceUnavailable, "The database is unavailable; try again shortly.")
 			c.Set(fiber.HeaderRetryAfter, "5")

@@ -12,6 +12,7 @@ import (
 	"runtime"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"golang.org/x/crypto/bcrypt"
 	"golang.org/x/crypto/scrypt"
@@ -67,7 +68,17 @@ type HasherOptions struct {
 	// Workers bounds concurrent hash operations; 0 means runtime.NumCPU().
 	// With scrypt each operation holds 32 MiB, so Workers also bounds memory.
 	Workers int
+	// MaxWaiting bounds the operations queued for a worker; past it they
+	// fail at once with ErrBusy. 0 means 8 per worker: at bcrypt's default
+	// cost, about half a second of work, and well under the server's
+	// in-flight limit, so a login flood cannot take every request slot.
+	MaxWaiting int
 }
+
+// ErrBusy is returned when more password checks are queued than the hasher
+// lets wait: a login flood is refused quickly (503) instead of holding
+// requests, and the server's slots, while a queue of hashes drains.
+var ErrBusy = errors.New("password hashing is saturated; retry shortly")
 
 // Hasher hashes and verifies passwords. A fixed pool of slots makes a flood of
 // login attempts queue rather than occupy every core (and, with scrypt, every
@@ -86,6 +97,8 @@ type Hasher struct {
 	algorithm  string
 	bcryptCost int
 	sem        chan struct{}
+	maxWaiting int64
+	waiting    atomic.Int64
 
 	dummyOnce sync.Once
 	dummyHash string
@@ -117,10 +130,15 @@ func NewHasher(opts HasherOptions) *Hasher {
 	if workers <= 0 {
 		workers = runtime.NumCPU()
 	}
+	maxWaiting := opts.MaxWaiting
+	if maxWaiting <= 0 {
+		maxWaiting = 8 * workers
+	}
 	return &Hasher{
 		algorithm:  alg,
 		bcryptCost: cost,
 		sem:        make(chan struct{}, workers),
+		maxWaiting: int64(maxWaiting),
 	}
 }
 
@@ -153,9 +171,11 @@ func (h *Hasher) Verify(ctx context.Context, hash, password string) (bool, error
 // VerifyDummy spends as much time as Verify would on a real hash of the
 // configured algorithm and cost, then discards the result. Call it when the
 // email is unknown so that response time does not reveal which accounts exist.
-func (h *Hasher) VerifyDummy(ctx context.Context, password string) {
-	if h.acquire(ctx) != nil {
-		return
+// It returns ErrBusy (or ctx's error) exactly when Verify would, so a
+// refusal does not reveal which accounts exist either.
+func (h *Hasher) VerifyDummy(ctx context.Context, password string) error {
+	if err := h.acquire(ctx); err != nil {
+		return err
 	}
 	defer h.release()
 	// Built on first use rather than in NewHasher so that commands that never
@@ -166,6 +186,7 @@ func (h *Hasher) VerifyDummy(ctx context.Context, password string) {
 	if ph, err := parseHash(h.dummyHash); err == nil {
 		_, _ = ph.verify(password)
 	}
+	return nil
 }
 
 // NeedsRehash reports whether hash was made with a different algorithm or
@@ -188,6 +209,16 @@ func (h *Hasher) acquire(ctx context.Context) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
+	select {
+	case h.sem <- struct{}{}:
+		return nil
+	default:
+	}
+	if h.waiting.Add(1) > h.maxWaiting {
+		h.waiting.Add(-1)
+		return ErrBusy
+	}
+	defer h.waiting.Add(-1)
 	select {
 	case h.sem <- struct{}{}:
 		return nil

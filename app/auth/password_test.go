@@ -412,7 +412,7 @@ func TestPoolCancelledContextWithFreeSlot(t *testing.T) {
 }
 
 func TestHasherConcurrentUse(t *testing.T) {
-	h := NewHasher(HasherOptions{BcryptCost: 4, Workers: 2})
+	h := NewHasher(HasherOptions{BcryptCost: 4, Workers: 2, MaxWaiting: 16})
 	shared := mustHash(t, h, "shared-password")
 	var wg sync.WaitGroup
 	errs := make(chan error, 64)
@@ -466,5 +466,50 @@ func BenchmarkVerifyScrypt(b *testing.B) {
 		if ok, err := h.Verify(ctx, hash, "correct horse battery staple"); !ok || err != nil {
 			b.Fatal(ok, err)
 		}
+	}
+}
+
+// A flood of checks queues at most MaxWaiting behind the workers; the rest
+// are refused at once with ErrBusy, from Verify and VerifyDummy alike, so a
+// refusal says nothing about whether the account exists.
+func TestHasherRefusesPastItsQueue(t *testing.T) {
+	h := NewHasher(HasherOptions{BcryptCost: 4, Workers: 1, MaxWaiting: 2})
+	hash, err := h.Hash(context.Background(), "a password 1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Hold the only worker, then fill the queue.
+	if err := h.acquire(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	queued := make(chan error, 2)
+	for range 2 {
+		go func() {
+			_, err := h.Verify(ctx, hash, "a password 1")
+			queued <- err
+		}()
+	}
+	for h.waiting.Load() < 2 {
+		time.Sleep(time.Millisecond)
+	}
+	if _, err := h.Verify(context.Background(), hash, "a password 1"); !errors.Is(err, ErrBusy) {
+		t.Errorf("Verify past the queue: %v, want ErrBusy", err)
+	}
+	if err := h.VerifyDummy(context.Background(), "a password 1"); !errors.Is(err, ErrBusy) {
+		t.Errorf("VerifyDummy past the queue: %v, want ErrBusy", err)
+	}
+	if _, err := h.Hash(context.Background(), "a password 1"); !errors.Is(err, ErrBusy) {
+		t.Errorf("Hash past the queue: %v, want ErrBusy", err)
+	}
+	cancel()
+	for range 2 {
+		if err := <-queued; !errors.Is(err, context.Canceled) {
+			t.Errorf("queued check: %v, want cancelled", err)
+		}
+	}
+	h.release()
+	if ok, err := h.Verify(context.Background(), hash, "a password 1"); !ok || err != nil {
+		t.Errorf("Verify after the flood: %v %v", ok, err)
 	}
 }

@@ -149,13 +149,18 @@ func (s *Service) SignIn(ctx context.Context, email, password string, client Cli
 	}
 	user, hash, err := s.store.UserByEmail(ctx, normalized)
 	if errors.Is(err, models.ErrNotFound) || (err == nil && hash == "") {
-		s.opts.Hasher.VerifyDummy(ctx, password)
+		if err := s.opts.Hasher.VerifyDummy(ctx, password); errors.Is(err, ErrBusy) {
+			return nil, nil, ErrBusy
+		}
 		return nil, nil, ErrInvalidCredentials
 	}
 	if err != nil {
 		return nil, nil, err
 	}
 	ok, err := s.opts.Hasher.Verify(ctx, hash, password)
+	if errors.Is(err, ErrBusy) {
+		return nil, nil, ErrBusy
+	}
 	if err != nil && ctx.Err() != nil {
 		return nil, nil, ctx.Err()
 	}
