@@ -2,9 +2,10 @@ package routes
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 
-	"github.com/gofiber/contrib/websocket"
+	"github.com/fasthttp/websocket"
 	"github.com/gofiber/fiber/v2"
 
 	"github.com/todo-app/todo/app/realtime"
@@ -47,10 +48,6 @@ func (NoTaskEvents) TaskDeleted(context.Context, string, int64) {}
 
 var _ TaskEvents = (*realtime.Hub)(nil)
 
-// subscriberLocal passes the subscriber to the upgraded connection; the
-// WebSocket middleware copies only string-keyed locals.
-const subscriberLocal = "todo.realtime.subscriber"
-
 var (
 	errRealtimeOrigin = NewProblem(fiber.StatusForbidden,
 		"Cross-site request refused: Origin is not trusted.")
@@ -65,35 +62,25 @@ var (
 // authenticated the request. Both answer 403 to an untrusted Origin and 401
 // to a request without a valid session, before any upgrade.
 func RegisterRealtime(api fiber.Router, a *Authn, hub *realtime.Hub, log *slog.Logger) {
-	if log == nil {
-		log = slog.New(slog.DiscardHandler)
-	}
-	upgrade := websocket.New(func(conn *websocket.Conn) {
-		sub, ok := conn.Locals(subscriberLocal).(realtime.Subscriber)
-		if !ok {
-			_ = conn.Close()
-			return
-		}
-		hub.ServeWebSocket(conn.Conn, sub)
-	}, websocket.Config{
-		WriteBufferSize: 4096,
-		RecoverHandler: func(conn *websocket.Conn) {
-			if r := recover(); r != nil {
-				log.Error("panic in WebSocket handler", "panic", r)
-				_ = conn.Close()
-			}
-		},
-	})
+	_ = log // the hub logs what goes wrong on a connection
 	api.Get("/ws", a.realtimeGuard, func(c *fiber.Ctx) error {
-		if !websocket.IsWebSocketUpgrade(c) {
+		if !websocket.FastHTTPIsWebSocketUpgrade(c.Context()) {
 			c.Set(fiber.HeaderUpgrade, "websocket")
 			return errUpgradeRequired
 		}
 		if hub.Closing() {
 			return errShuttingDown
 		}
-		c.Locals(subscriberLocal, subscriberOf(c))
-		return upgrade(c)
+		switch err := hub.UpgradeWebSocket(c, subscriberOf(c)); {
+		case errors.Is(err, realtime.ErrBadHandshake):
+			c.Set(fiber.HeaderUpgrade, "websocket")
+			c.Set("Sec-WebSocket-Version", "13")
+			return errUpgradeRequired
+		case errors.Is(err, realtime.ErrClosed):
+			return errShuttingDown
+		default:
+			return err
+		}
 	})
 	api.Get("/events", a.realtimeGuard, func(c *fiber.Ctx) error {
 		if hub.Closing() {

@@ -39,6 +39,10 @@ type client struct {
 	expiry *time.Timer
 	// abort drops the connection at once (when shutdown runs out of time).
 	abort func()
+	// notify, if set, is called after a message is queued and after close:
+	// for a transport that writes only when told (nil: it selects on queue
+	// and done).
+	notify func()
 	// nextID is the id of the next message; used by the transport only.
 	nextID int64
 }
@@ -57,6 +61,9 @@ func (c *client) enqueue(m *message) bool {
 	}
 	select {
 	case c.queue <- m:
+		if c.notify != nil {
+			c.notify()
+		}
 		return true
 	default:
 		c.close(CloseTryAgainLater, "client too slow; reconnect")
@@ -70,6 +77,9 @@ func (c *client) close(code int, reason string) {
 	c.once.Do(func() {
 		c.code, c.reason = code, reason
 		close(c.done)
+		if c.notify != nil {
+			c.notify()
+		}
 	})
 }
 

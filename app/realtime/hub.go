@@ -230,6 +230,15 @@ func (h *Hub) Connections(userID string) int {
 func (h *Hub) register(sub Subscriber, abort func()) (*client, error) {
 	c := newClient(h, sub)
 	c.abort = abort
+	if err := h.add(c); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// add registers c, whose abort (and notify) are set, and queues its hello.
+func (h *Hub) add(c *client) error {
+	sub := c.sub
 	hello := Hello{UserID: sub.UserID, HeartbeatSeconds: int(math.Ceil(h.opts.Heartbeat.Seconds()))}
 	if !sub.SessionExpiresAt.IsZero() {
 		t := models.NewTime(sub.SessionExpiresAt)
@@ -237,14 +246,14 @@ func (h *Hub) register(sub Subscriber, abort func()) (*client, error) {
 	}
 	data, err := json.Marshal(hello)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	c.queue <- newMessage(TypeHello, data, time.Now())
 
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if h.closing {
-		return nil, ErrClosed
+		return ErrClosed
 	}
 	r := h.rooms[sub.UserID]
 	if r == nil {
@@ -266,7 +275,7 @@ func (h *Hub) register(sub Subscriber, abort func()) (*client, error) {
 			c.close(ClosePolicyViolation, "session expired")
 		})
 	}
-	return c, nil
+	return nil
 }
 
 // unregister removes a connection whose transport has finished.

@@ -35,6 +35,9 @@ func (h *Hub) ServeSSE(c *fiber.Ctx, sub Subscriber) error {
 	fctx.Response.Header.SetConnectionClose()
 	fctx.HijackSetNoResponse(true)
 	fctx.Hijack(func(conn net.Conn) {
+		// The connection is this function's to close: the server may keep
+		// hijacked connections open (KeepHijackedConns).
+		defer closeConn(conn)
 		// fctx stays valid until this function returns.
 		head := fctx.Response.Header.Header()
 		h.serveSSE(conn, head, sub)

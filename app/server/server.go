@@ -116,6 +116,11 @@ func New(d Deps) (*fiber.App, error) {
 		// scheme; with it and no trusted proxies, nothing is trusted.
 		ProxyHeader: "",
 	})
+	// A WebSocket handler returns once its connection is upgraded and the
+	// hub serves it, so fasthttp must leave hijacked connections open (their
+	// owners close them) and its read buffer and request context are not
+	// held for the life of each socket; see realtime.Hub.UpgradeWebSocket.
+	app.Server().KeepHijackedConns = true
 
 	if ownHub {
 		app.Hooks().OnShutdown(func() error {
