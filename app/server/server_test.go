@@ -7,9 +7,7 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"net/url"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -210,14 +208,8 @@ func TestHeaders(t *testing.T) {
 // once the database is reachable again.
 func TestHealthFollowsPostgres(t *testing.T) {
 	t.Parallel()
-	dbURL := dbtest.NewURL(t, database.Postgres)
-	u, err := url.Parse(dbURL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	proxy := startProxy(t, u.Host)
-	u.Host = proxy.addr
-	base := startServer(t, u.String(), nil)
+	dbURL, proxy := servertest.ProxyDatabaseURL(t, dbtest.NewURL(t, database.Postgres))
+	base := startServer(t, dbURL, nil)
 
 	expect := func(status int, state string) {
 		t.Helper()
@@ -231,72 +223,9 @@ func TestHealthFollowsPostgres(t *testing.T) {
 		}
 	}
 	expect(200, "connected")
-	proxy.down()
+	proxy.Down()
 	expect(503, "unreachable")
 	expect(503, "unreachable")
-	proxy.up(t)
+	proxy.Up(t)
 	expect(200, "connected")
-}
-
-// tcpProxy forwards connections to a target and can drop them all, standing
-// in for a database server that goes away and comes back.
-type tcpProxy struct {
-	addr, target string
-	mu           sync.Mutex
-	ln           net.Listener
-	conns        []net.Conn
-}
-
-func startProxy(t *testing.T, target string) *tcpProxy {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := &tcpProxy{addr: ln.Addr().String(), target: target, ln: ln}
-	go p.accept(ln)
-	t.Cleanup(p.down)
-	return p
-}
-
-func (p *tcpProxy) accept(ln net.Listener) {
-	for {
-		c, err := ln.Accept()
-		if err != nil {
-			return
-		}
-		up, err := net.Dial("tcp", p.target)
-		if err != nil {
-			_ = c.Close()
-			continue
-		}
-		p.mu.Lock()
-		p.conns = append(p.conns, c, up)
-		p.mu.Unlock()
-		go func() { _, _ = io.Copy(up, c); _ = up.Close() }()
-		go func() { _, _ = io.Copy(c, up); _ = c.Close() }()
-	}
-}
-
-func (p *tcpProxy) down() {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.ln != nil {
-		_ = p.ln.Close()
-		p.ln = nil
-	}
-	for _, c := range p.conns {
-		_ = c.Close()
-	}
-	p.conns = nil
-}
-
-func (p *tcpProxy) up(t *testing.T) {
-	ln, err := net.Listen("tcp", p.addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	p.mu.Lock()
-	p.ln = ln
-	p.mu.Unlock()
-	go p.accept(ln)
 }
