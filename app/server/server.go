@@ -136,6 +136,7 @@ func New(d Deps) (*fiber.App, error) {
 	app.Use(requestID())
 	app.Use(requestLogger(d.Logger))
 	app.Use(recoverPanics(d.Logger))
+	app.Use(databaseDeadline(cfg.Database.QueryTimeout))
 	app.Use(securityHeaders(cfg.CookieSecure()))
 	if len(cfg.Server.TrustedOrigins) > 0 {
 		app.Use(corsForTrustedOrigins(cfg.Server.TrustedOrigins))
