@@ -20,7 +20,7 @@ func openPostgres(dsn string, opts Options) (*DB, error) {
 		pgdriver.WithReadTimeout(timeout),
 		pgdriver.WithWriteTimeout(timeout),
 	)
-	sqldb := sql.OpenDB(connector)
+	sqldb := sql.OpenDB(guardedConnector{connector})
 	sqldb.SetMaxOpenConns(max(opts.MaxOpenConns, 1))
 	sqldb.SetMaxIdleConns(opts.MaxIdleConns)
 	sqldb.SetConnMaxLifetime(opts.ConnMaxLifetime)
