@@ -133,9 +133,10 @@ func (b *Bus) listen(ctx context.Context, deliver func([]byte), ready func()) er
 	if err := ln.Listen(ctx, b.channel, b.pingChannel); err != nil {
 		return err
 	}
-	// LISTEN is only written, not confirmed: a ping's return proves the
-	// connection listens before the hub is told it is ready. Until then the
-	// ping is repeated, since the first may overtake the LISTEN.
+	// LISTEN is only written, not confirmed: a ping's return (or any other
+	// notification) proves the connection listens before the hub is told it
+	// is ready. Until then the ping is repeated, since the first may
+	// overtake the LISTEN.
 	if err := b.ping(ctx); err != nil {
 		return err
 	}
@@ -170,13 +171,19 @@ func (b *Bus) listen(ctx context.Context, deliver func([]byte), ready func()) er
 			pingSent = time.Now()
 			continue
 		}
+		// Any notification proves the connection listens, not only a ping:
+		// while events keep arriving no receive times out, so a first ping
+		// that overtook the LISTEN would never be repeated, the hub never
+		// told (no 1012 reload after an outage), and the ping finally
+		// declared lost in the first lull.
+		if !listening {
+			listening = true
+			pingSent = time.Time{}
+			ready()
+		}
 		switch channel {
 		case b.pingChannel:
 			pingSent = time.Time{}
-			if !listening {
-				listening = true
-				ready()
-			}
 		case b.channel:
 			deliver([]byte(payload))
 		}
