@@ -180,6 +180,11 @@ func (a *Authn) baSignIn(c *fiber.Ctx) error {
 // safeRedirect allows a callback only to a relative path or a trusted
 // origin, so sign-in cannot be used as an open redirect.
 func (a *Authn) safeRedirect(c *fiber.Ctx, target string) bool {
+	// Browsers drop tabs and newlines anywhere in a URL, so "/\t/evil.example"
+	// would pass the checks below and then lead to //evil.example.
+	if strings.ContainsFunc(target, func(r rune) bool { return r < 0x20 || r == 0x7f }) {
+		return false
+	}
 	if strings.HasPrefix(target, "/") && !strings.HasPrefix(target, "//") && !strings.HasPrefix(target, "/\\") {
 		return true
 	}

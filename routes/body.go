@@ -77,6 +77,11 @@ func formFields(body []byte) (fields, error) {
 	}
 	f := make(fields, len(values))
 	for k, v := range values {
+		// Percent-escapes can spell invalid UTF-8 in a valid body, which
+		// json.Marshal would silently turn into U+FFFD.
+		if !utf8.ValidString(k) || !utf8.ValidString(v[0]) {
+			return nil, errInvalidUTF8
+		}
 		raw, _ := json.Marshal(v[0])
 		f[k] = raw
 	}
