@@ -170,8 +170,12 @@ export function TaskList(props: { search: URLSearchParams }) {
   }
 
   const total = data?.total ?? 0;
-  const from = total === 0 ? 0 : (page - 1) * PAGE_SIZE + 1;
-  const to = Math.min(total, page * PAGE_SIZE);
+  // The range describes the rows on screen, taken from the answer that
+  // produced them: computed from the page in the URL, it changed on "Next"
+  // before the next page's rows had arrived.
+  const shown = data?.offset ?? 0;
+  const from = total === 0 ? 0 : shown + 1;
+  const to = Math.min(total, shown + (data?.tasks.length ?? 0));
   const categories = (stats?.by_category || []).map((c) => c.category).filter((c): c is string => !!c);
   if (query.category && !categories.includes(query.category)) categories.push(query.category);
 
