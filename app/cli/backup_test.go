@@ -362,7 +362,7 @@ func TestRestoreRoundTrip(t *testing.T) {
 	if id := client.createTask(t, "after restore"); saved[id] != "" {
 		t.Errorf("new task reused id %d", id)
 	}
-	db := openTestDB(t, url)
+	db := dbtest.OpenURL(t, url)
 	var ic string
 	if err := db.Read.QueryRowContext(context.Background(), "PRAGMA integrity_check").Scan(&ic); err != nil || ic != "ok" {
 		t.Errorf("integrity_check after restore: %q, %v", ic, err)

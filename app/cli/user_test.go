@@ -73,17 +73,6 @@ func (c userCLI) createUser(email, name, password string) string {
 	return c.mustRun(password+"\n", "create-user", "--email", email, "--name", name, "--password-stdin")
 }
 
-// openTestDB opens the database the commands use, for checks behind their back.
-func openTestDB(t *testing.T, url string) *database.DB {
-	t.Helper()
-	db, err := database.Open(database.Options{URL: url, MaxOpenConns: 2, MaxIdleConns: 2})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = db.Close() })
-	return db
-}
-
 func countRows(t *testing.T, db *database.DB, query string, args ...any) int {
 	t.Helper()
 	var n int
@@ -141,7 +130,7 @@ func TestCreateUserAndList(t *testing.T) {
 		}
 
 		// Only the first stdin line is the password, without its \r\n.
-		db := openTestDB(t, url)
+		db := dbtest.OpenURL(t, url)
 		_, hash, err := models.NewStore(db).UserByEmail(context.Background(), "ada@example.com")
 		if err != nil {
 			t.Fatal(err)
@@ -207,7 +196,7 @@ func TestSetPassword(t *testing.T) {
 		c.createUser("bob@example.com", "Bob", "bob's password")
 
 		ctx := context.Background()
-		db := openTestDB(t, url)
+		db := dbtest.OpenURL(t, url)
 		store := models.NewStore(db)
 		hasher := auth.NewHasher(auth.HasherOptions{})
 		ada, oldHash, err := store.UserByEmail(ctx, "ada@example.com")
@@ -273,7 +262,7 @@ func TestDeleteUser(t *testing.T) {
 		c.createUser("bob@example.com", "Bob", "bob's password")
 
 		ctx := context.Background()
-		db := openTestDB(t, url)
+		db := dbtest.OpenURL(t, url)
 		store := models.NewStore(db)
 		ids := map[string]string{}
 		for _, email := range []string{"ada@example.com", "bob@example.com"} {

@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/todo-app/todo/app/auth"
-	"github.com/todo-app/todo/app/database"
 	"github.com/todo-app/todo/app/database/dbtest"
 	"github.com/todo-app/todo/app/server"
 	"github.com/todo-app/todo/app/server/servertest"
@@ -61,7 +60,7 @@ func TestSessionCacheHonoursRevocation(t *testing.T) {
 		{
 			name: "set-password from the CLI",
 			end: func(t *testing.T, s *setup) {
-				db := openSeparately(t, s.url)
+				db := dbtest.OpenURL(t, s.url)
 				cfg := servertest.Config(t, s.url)
 				if err := server.NewAuthService(cfg, db, nil).SetPassword(context.Background(), "cache@example.com", "another password 1"); err != nil {
 					t.Fatal(err)
@@ -71,19 +70,13 @@ func TestSessionCacheHonoursRevocation(t *testing.T) {
 		{
 			name: "user deleted by another program",
 			end: func(t *testing.T, s *setup) {
-				db := openSeparately(t, s.url)
-				if _, err := db.Write.ExecContext(context.Background(), `DELETE FROM "user" WHERE "id" = ?`, s.userID); err != nil {
-					t.Fatal(err)
-				}
+				execElsewhere(t, s.url, `DELETE FROM "user" WHERE "id" = ?`, s.userID)
 			},
 		},
 		{
 			name: "session deleted by another program",
 			end: func(t *testing.T, s *setup) {
-				db := openSeparately(t, s.url)
-				if _, err := db.Write.ExecContext(context.Background(), `DELETE FROM "session" WHERE "userId" = ?`, s.userID); err != nil {
-					t.Fatal(err)
-				}
+				execElsewhere(t, s.url, `DELETE FROM "session" WHERE "userId" = ?`, s.userID)
 			},
 		},
 	}
@@ -130,10 +123,7 @@ func TestSessionCacheSeesUserChanges(t *testing.T) {
 		c := inst.Client(t)
 		c.SignUp("Before", "rename@example.com", "a password 1")
 		mustStatus(t, c.Request("GET", "/api/auth/session", nil, nil), http.StatusOK)
-		db := openSeparately(t, url)
-		if _, err := db.Write.ExecContext(context.Background(), `UPDATE "user" SET "name" = 'After' WHERE "email" = 'rename@example.com'`); err != nil {
-			t.Fatal(err)
-		}
+		execElsewhere(t, url, `UPDATE "user" SET "name" = 'After' WHERE "email" = 'rename@example.com'`)
 		deadline := time.Now().Add(revocationBound)
 		for {
 			r := c.Request("GET", "/api/auth/session", nil, nil)
@@ -149,14 +139,14 @@ func TestSessionCacheSeesUserChanges(t *testing.T) {
 	})
 }
 
-func openSeparately(t *testing.T, url string) *database.DB {
+// execElsewhere changes the database the way another program would: on a
+// connection of its own, behind the servers' backs.
+func execElsewhere(t *testing.T, url, query string, args ...any) {
 	t.Helper()
-	db, err := database.Open(database.Options{URL: url, MaxOpenConns: 2, MaxIdleConns: 2})
-	if err != nil {
+	db := dbtest.OpenURL(t, url)
+	if _, err := db.Write.ExecContext(context.Background(), query, args...); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { _ = db.Close() })
-	return db
 }
 
 func mustStatus(t *testing.T, r *servertest.Response, want int) {

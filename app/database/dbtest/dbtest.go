@@ -52,6 +52,19 @@ func NewURL(t testing.TB, d database.Dialect) string {
 	return newPostgres(t)
 }
 
+// OpenURL opens the existing database at url with a small pool of its own,
+// as another process (the CLI, another instance) would, for checks and
+// changes behind the server's back; it is closed when the test ends.
+func OpenURL(t testing.TB, url string) *database.DB {
+	t.Helper()
+	db, err := database.Open(database.Options{URL: url, MaxOpenConns: 2, MaxIdleConns: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = db.Close() })
+	return db
+}
+
 // Open creates an empty database of the given engine and opens it.
 func Open(t testing.TB, d database.Dialect) *database.DB {
 	t.Helper()
