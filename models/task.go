@@ -133,16 +133,10 @@ func (s *Store) CreateTask(ctx context.Context, t *Task) error {
 	if t.Status {
 		t.CompletedAt = &now
 	}
-	var err error
-	if s.db.Dialect == database.Postgres {
-		// One statement needs no transaction: one round trip instead of three.
-		_, err = s.db.Write.NewInsert().Model(t).Returning("id").Exec(ctx)
-	} else {
-		err = s.db.WriteTx(ctx, func(ctx context.Context, tx bun.Tx) error {
-			_, err := tx.NewInsert().Model(t).Returning("id").Exec(ctx)
-			return err
-		})
-	}
+	err := s.db.WriteStatement(ctx, func(ctx context.Context, db bun.IDB) error {
+		_, err := db.NewInsert().Model(t).Returning("id").Exec(ctx)
+		return err
+	})
 	if err != nil {
 		return fmt.Errorf("create task for user %s: %w", t.UserID, err)
 	}
@@ -162,9 +156,9 @@ func (s *Store) TaskByID(ctx context.Context, userID string, id int64) (*Task, e
 	return &tasks[0], nil
 }
 
-const taskByIDQuery = `SELECT ` + taskColumns + ` FROM "task" WHERE "id" = ? AND "user_id" = ?`
+var taskByIDQuery = `SELECT ` + taskColumnsT + ` FROM "task" t WHERE t."id" = ? AND t."user_id" = ?`
 
-// queryTasks runs a prepared read of taskColumns.
+// queryTasks runs a prepared read of taskColumnNames.
 func (s *Store) queryTasks(ctx context.Context, query string, args ...any) ([]Task, error) {
 	rows, err := s.db.QueryRead(ctx, query, args...)
 	if err != nil {

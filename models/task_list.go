@@ -223,9 +223,9 @@ func (s *Store) listQuery(userID string, f TaskFilter) (string, []any, error) {
 	// ORDER BY the page's order: an empty page still yields the count, as
 	// one row of NULL task columns.
 	var b strings.Builder
-	b.WriteString(`SELECT c.total, ` + taskColumnsOf("p") + ` FROM (SELECT count(*) AS total FROM "task" t WHERE `)
+	b.WriteString(`SELECT c.total, ` + taskColumnsP + ` FROM (SELECT count(*) AS total FROM "task" t WHERE `)
 	args := f.where(&b, make([]any, 0, 16), userID)
-	b.WriteString(`) c LEFT JOIN (SELECT ` + taskColumnsOf("t") + ` FROM "task" t WHERE `)
+	b.WriteString(`) c LEFT JOIN (SELECT ` + taskColumnsT + ` FROM "task" t WHERE `)
 	args = f.where(&b, args, userID)
 	b.WriteString(" ORDER BY ")
 	b.WriteString(strings.ReplaceAll(order[dir], "{a}", "t"))

@@ -3,21 +3,34 @@ package models
 import (
 	"database/sql"
 	"fmt"
+	"strings"
 )
 
-// taskColumns are the task table's columns in the order scanTask reads
+// taskColumnNames are the task table's columns in the order scanTask reads
 // them; the hot queries are written out with them so they can be prepared
 // once and scanned without reflection.
-const taskColumns = `"id", "title", "description", "status", "category", "priority", "due_date", "completed_at", "version", "created_at", "updated_at", "user_id"`
+var taskColumnNames = []string{"id", "title", "description", "status", "category", "priority",
+	"due_date", "completed_at", "version", "created_at", "updated_at", "user_id"}
 
-// taskColumnsOf is taskColumns qualified with a table alias.
+// taskColumnsOf lists the columns qualified with a table alias.
 func taskColumnsOf(alias string) string {
-	return alias + `."id", ` + alias + `."title", ` + alias + `."description", ` + alias + `."status", ` +
-		alias + `."category", ` + alias + `."priority", ` + alias + `."due_date", ` + alias + `."completed_at", ` +
-		alias + `."version", ` + alias + `."created_at", ` + alias + `."updated_at", ` + alias + `."user_id"`
+	var b strings.Builder
+	for i, c := range taskColumnNames {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString(alias + `."` + c + `"`)
+	}
+	return b.String()
 }
 
-// taskRow receives one row of taskColumns; every column may be NULL because
+// The column lists of the hot queries, built once.
+var (
+	taskColumnsT = taskColumnsOf("t")
+	taskColumnsP = taskColumnsOf("p")
+)
+
+// taskRow receives one row of taskColumnNames; every column may be NULL because
 // the list's outer join yields a row of NULLs for an empty page.
 type taskRow struct {
 	id          sql.NullInt64
@@ -52,7 +65,7 @@ func (r *taskRow) task() (Task, bool) {
 	}, true
 }
 
-// scanTasks reads rows of taskColumns into tasks.
+// scanTasks reads rows of taskColumnNames into tasks.
 func scanTasks(rows *sql.Rows, tasks []Task) ([]Task, error) {
 	defer rows.Close()
 	for rows.Next() {

@@ -60,14 +60,6 @@ var (
 		"The task has changed since the version named in If-Match; nothing was changed. Fetch it again and retry.")
 )
 
-// taskListJSON is the list response.
-type taskListJSON struct {
-	Tasks  []models.Task `json:"tasks"`
-	Total  int64         `json:"total"`
-	Limit  int           `json:"limit"`
-	Offset int64         `json:"offset"`
-}
-
 func (h *TaskHandlers) list(c *fiber.Ctx) error {
 	values := url.Values{}
 	c.Context().QueryArgs().VisitAll(func(k, v []byte) {
@@ -85,8 +77,8 @@ func (h *TaskHandlers) list(c *fiber.Ctx) error {
 	return sendJSON(c, appendTaskList(make([]byte, 0, 64+320*len(tasks)), tasks, total, q.Limit, q.Offset))
 }
 
-// appendTaskList writes the list response: what encoding/json would write
-// for taskListJSON, without reflection (see models.Task.AppendJSON).
+// appendTaskList writes the list response, {"tasks":[...],"total":N,
+// "limit":N,"offset":N}, without reflection (see models.Task.AppendJSON).
 func appendTaskList(b []byte, tasks []models.Task, total int64, limit int, offset int64) []byte {
 	b = append(b, `{"tasks":[`...)
 	for i := range tasks {

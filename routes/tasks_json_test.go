@@ -8,7 +8,16 @@ import (
 	"github.com/todo-app/todo/models"
 )
 
-// The list body is written by hand; it must be what encoding/json writes.
+// taskListJSON is the list response.
+type taskListJSON struct {
+	Tasks  []models.Task `json:"tasks"`
+	Total  int64         `json:"total"`
+	Limit  int           `json:"limit"`
+	Offset int64         `json:"offset"`
+}
+
+// The list body is written by hand; it must be what encoding/json writes
+// for taskListJSON.
 func TestAppendTaskListMatchesEncodingJSON(t *testing.T) {
 	desc := "<script>\u2028"
 	tasks := []models.Task{{ID: 1, Title: "a", Priority: 2, Version: 1}, {ID: 2, Title: "b \"c\"", Description: &desc}}

@@ -64,6 +64,17 @@ func (db *DB) WriteTx(ctx context.Context, fn func(ctx context.Context, tx bun.T
 	return db.group.do(ctx, fn)
 }
 
+// WriteStatement runs fn, which must send exactly one statement, as a write.
+// A single statement commits by itself, so on PostgreSQL it runs on the pool
+// without a transaction around it (one round trip instead of three); on
+// SQLite it still goes through WriteTx, to share a commit with its group.
+func (db *DB) WriteStatement(ctx context.Context, fn func(ctx context.Context, db bun.IDB) error) error {
+	if db.Dialect == Postgres {
+		return fn(ctx, db.Write)
+	}
+	return db.WriteTx(ctx, func(ctx context.Context, tx bun.Tx) error { return fn(ctx, tx) })
+}
+
 // Open connects to the database named by opts.URL without waiting for it to
 // answer; call WaitReady before relying on it.
 func Open(opts Options) (*DB, error) {

@@ -25,9 +25,9 @@ type groupCommit struct {
 	db   *bun.DB
 	reqs chan *groupWrite
 
-	mu     sync.Mutex
-	closed bool
-	done   chan struct{}
+	done      chan struct{} // closed by close: stop taking writes
+	stopped   chan struct{} // closed when run has returned
+	closeOnce sync.Once
 }
 
 type groupWrite struct {
@@ -40,19 +40,13 @@ type groupWrite struct {
 var errWriterClosed = errors.New("database is closed")
 
 func newGroupCommit(db *bun.DB) *groupCommit {
-	g := &groupCommit{db: db, reqs: make(chan *groupWrite, maxGroup), done: make(chan struct{})}
+	g := &groupCommit{db: db, reqs: make(chan *groupWrite, maxGroup), done: make(chan struct{}), stopped: make(chan struct{})}
 	go g.run()
 	return g
 }
 
 func (g *groupCommit) do(ctx context.Context, fn func(ctx context.Context, tx bun.Tx) error) error {
 	w := &groupWrite{ctx: ctx, fn: fn, result: make(chan error, 1)}
-	g.mu.Lock()
-	if g.closed {
-		g.mu.Unlock()
-		return errWriterClosed
-	}
-	g.mu.Unlock()
 	select {
 	case g.reqs <- w:
 	case <-ctx.Done():
@@ -62,17 +56,28 @@ func (g *groupCommit) do(ctx context.Context, fn func(ctx context.Context, tx bu
 	}
 	// Once submitted the write may run even if ctx ends meanwhile, so its
 	// outcome is waited for: answering "cancelled" for a write that then
-	// committed would be a lie.
-	return <-w.result
+	// committed would be a lie. A write still queued when the writer
+	// stopped never ran; one it took has its result already.
+	select {
+	case err := <-w.result:
+		return err
+	case <-g.stopped:
+	}
+	select {
+	case err := <-w.result:
+		return err
+	default:
+		return errWriterClosed
+	}
 }
 
 func (g *groupCommit) run() {
+	defer close(g.stopped)
 	for {
 		var first *groupWrite
 		select {
 		case first = <-g.reqs:
 		case <-g.done:
-			g.failQueued()
 			return
 		}
 		group := []*groupWrite{first}
@@ -86,17 +91,6 @@ func (g *groupCommit) run() {
 			}
 		}
 		g.commit(group)
-	}
-}
-
-func (g *groupCommit) failQueued() {
-	for {
-		select {
-		case w := <-g.reqs:
-			w.result <- errWriterClosed
-		default:
-			return
-		}
 	}
 }
 
@@ -150,12 +144,9 @@ func runInSavepoint(tx bun.Tx, w *groupWrite) error {
 	return err
 }
 
-// close stops the writer; queued writes fail.
+// close stops the writer once its current group has committed; writes
+// still queued fail with errWriterClosed.
 func (g *groupCommit) close() {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	if !g.closed {
-		g.closed = true
-		close(g.done)
-	}
+	g.closeOnce.Do(func() { close(g.done) })
+	<-g.stopped
 }

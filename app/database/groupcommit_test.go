@@ -109,3 +109,18 @@ func BenchmarkWriteTx(b *testing.B) {
 		})
 	}
 }
+
+// Writes submitted after Close fail instead of waiting for ever.
+func TestWriteTxAfterClose(t *testing.T) {
+	db, err := database.Open(database.Options{URL: dbtest.NewURL(t, database.SQLite), MaxOpenConns: 2, MaxIdleConns: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+	err = db.WriteTx(context.Background(), func(ctx context.Context, tx bun.Tx) error { return nil })
+	if err == nil {
+		t.Fatal("a write after Close succeeded")
+	}
+}
