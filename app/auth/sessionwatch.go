@@ -75,6 +75,10 @@ type changeWatcher struct {
 	onSessionEnd func(string)
 	since        models.Time
 	seen         map[int64]time.Time
+	// lastExpire is when the cache was last swept: a sweep walks every
+	// entry under the write lock, so it runs once per SessionCacheTTL, not
+	// on every poll.
+	lastExpire time.Time
 }
 
 func (w *changeWatcher) poll(ctx context.Context) error {
@@ -101,7 +105,10 @@ func (w *changeWatcher) poll(ctx context.Context) error {
 			}
 		}
 	}
-	w.svc.cache.expire(time.Now())
+	if now := time.Now(); now.Sub(w.lastExpire) >= SessionCacheTTL {
+		w.svc.cache.expire(now)
+		w.lastExpire = now
+	}
 	return nil
 }
 
