@@ -84,8 +84,10 @@ func (s *Store) snapshot(ctx context.Context, fn func(ctx context.Context, db bu
 	})
 }
 
-// TaskStats counts the user's tasks in two aggregate queries: one for the
-// totals, overdue tasks and priorities, one grouped by category.
+// TaskStats summarizes the user's tasks from the per-user counts the
+// database keeps (migration 6): it reads one row per status, priority and
+// category in use and one per day with pending tasks due, whatever the
+// number of tasks.
 func (s *Store) TaskStats(ctx context.Context, userID string, now Time) (*Stats, error) {
 	var st *Stats
 	err := s.snapshot(ctx, func(ctx context.Context, db bun.IDB) error {
@@ -99,63 +101,91 @@ func (s *Store) TaskStats(ctx context.Context, userID string, now Time) (*Stats,
 	return st, nil
 }
 
+// taskCountRow is one row of task_count.
+type taskCountRow struct {
+	Status      bool   `bun:"status"`
+	Priority    int    `bun:"priority"`
+	HasCategory bool   `bun:"has_category"`
+	Category    string `bun:"category"`
+	N           int64  `bun:"n"`
+}
+
 func taskStats(ctx context.Context, db bun.IDB, userID string, now Time) (*Stats, error) {
-	var row struct {
-		Total           int64 `bun:"total"`
-		Completed       int64 `bun:"completed"`
-		Overdue         int64 `bun:"overdue"`
-		LowTotal        int64 `bun:"low_total"`
-		LowCompleted    int64 `bun:"low_completed"`
-		MediumTotal     int64 `bun:"medium_total"`
-		MediumCompleted int64 `bun:"medium_completed"`
-		HighTotal       int64 `bun:"high_total"`
-		HighCompleted   int64 `bun:"high_completed"`
-	}
-	// status is boolean on PostgreSQL and 0/1 on SQLite: both accept it, and
-	// NOT it, as a condition. COUNT of a CASE without ELSE counts the rows
-	// that match and is 0, never NULL, when none do.
-	err := db.NewSelect().Model((*Task)(nil)).
-		ColumnExpr("COUNT(*) AS total").
-		ColumnExpr("COUNT(CASE WHEN ?TableAlias.status THEN 1 END) AS completed").
-		ColumnExpr("COUNT(CASE WHEN NOT ?TableAlias.status AND ?TableAlias.due_date < ? THEN 1 END) AS overdue", now).
-		ColumnExpr("COUNT(CASE WHEN ?TableAlias.priority = ? THEN 1 END) AS low_total", PriorityLow).
-		ColumnExpr("COUNT(CASE WHEN ?TableAlias.priority = ? AND ?TableAlias.status THEN 1 END) AS low_completed", PriorityLow).
-		ColumnExpr("COUNT(CASE WHEN ?TableAlias.priority = ? THEN 1 END) AS medium_total", PriorityMedium).
-		ColumnExpr("COUNT(CASE WHEN ?TableAlias.priority = ? AND ?TableAlias.status THEN 1 END) AS medium_completed", PriorityMedium).
-		ColumnExpr("COUNT(CASE WHEN ?TableAlias.priority = ? THEN 1 END) AS high_total", PriorityHigh).
-		ColumnExpr("COUNT(CASE WHEN ?TableAlias.priority = ? AND ?TableAlias.status THEN 1 END) AS high_completed", PriorityHigh).
-		Where("?TableAlias.user_id = ?", userID).
-		Scan(ctx, &row)
+	var rows []taskCountRow
+	err := db.NewRaw(`SELECT "status", "priority", "has_category", "category", "n" FROM "task_count" WHERE "user_id" = ?`, userID).
+		Scan(ctx, &rows)
 	if err != nil {
 		return nil, fmt.Errorf("count tasks of user %s: %w", userID, err)
 	}
-
-	categories := make([]CategoryStats, 0)
-	err = db.NewSelect().Model((*Task)(nil)).
-		ColumnExpr("?TableAlias.category AS category").
-		ColumnExpr("COUNT(*) AS total").
-		ColumnExpr("COUNT(CASE WHEN ?TableAlias.status THEN 1 END) AS completed").
-		Where("?TableAlias.user_id = ?", userID).
-		GroupExpr("?TableAlias.category").
-		Scan(ctx, &categories)
+	overdue, err := overdueTasks(ctx, db, userID, now)
 	if err != nil {
-		return nil, fmt.Errorf("count tasks of user %s by category: %w", userID, err)
+		return nil, err
 	}
-	sortCategories(categories)
 
-	return &Stats{
-		TotalTasks:     row.Total,
-		CompletedTasks: row.Completed,
-		PendingTasks:   row.Total - row.Completed,
-		CompletionRate: completionRate(row.Completed, row.Total),
-		OverdueTasks:   row.Overdue,
-		ByPriority: PriorityStats{
-			Low:    Counts{Total: row.LowTotal, Completed: row.LowCompleted},
-			Medium: Counts{Total: row.MediumTotal, Completed: row.MediumCompleted},
-			High:   Counts{Total: row.HighTotal, Completed: row.HighCompleted},
-		},
-		ByCategory: categories,
-	}, nil
+	st := &Stats{OverdueTasks: overdue, ByCategory: make([]CategoryStats, 0)}
+	// Index in ByCategory by (has a category, name): "" is a category of
+	// its own, apart from the tasks without one.
+	type categoryKey struct {
+		has  bool
+		name string
+	}
+	byCategory := make(map[categoryKey]int)
+	for _, r := range rows {
+		var done int64
+		if r.Status {
+			done = r.N
+		}
+		st.TotalTasks += r.N
+		st.CompletedTasks += done
+		var group *Counts
+		switch r.Priority {
+		case PriorityLow:
+			group = &st.ByPriority.Low
+		case PriorityMedium:
+			group = &st.ByPriority.Medium
+		case PriorityHigh:
+			group = &st.ByPriority.High
+		}
+		if group != nil {
+			group.Total += r.N
+			group.Completed += done
+		}
+		key := categoryKey{r.HasCategory, r.Category}
+		i, seen := byCategory[key]
+		if !seen {
+			i = len(st.ByCategory)
+			byCategory[key] = i
+			group := CategoryStats{}
+			if r.HasCategory {
+				group.Category = &r.Category
+			}
+			st.ByCategory = append(st.ByCategory, group)
+		}
+		st.ByCategory[i].Total += r.N
+		st.ByCategory[i].Completed += done
+	}
+	st.PendingTasks = st.TotalTasks - st.CompletedTasks
+	st.CompletionRate = completionRate(st.CompletedTasks, st.TotalTasks)
+	sortCategories(st.ByCategory)
+	return st, nil
+}
+
+// overdueTasks counts the user's pending tasks due before now: the days
+// before today (UTC) from task_due_count, today's tasks from the task table
+// through task_user_status_due_date_idx. Its cost is bounded by the days
+// with pending tasks due and the tasks due today, not by the task count.
+func overdueTasks(ctx context.Context, db bun.IDB, userID string, now Time) (int64, error) {
+	y, m, d := now.UTC().Date()
+	today := time.Date(y, m, d, 0, 0, 0, 0, time.UTC)
+	var overdue int64
+	err := db.NewRaw(`SELECT (SELECT CAST(coalesce(sum("n"), 0) AS bigint) FROM "task_due_count" WHERE "user_id" = ? AND "due_day" < ?)`+
+		` + (SELECT count(*) FROM "task" WHERE "user_id" = ? AND "status" = ? AND "due_date" >= ? AND "due_date" < ?)`,
+		userID, today.Format(DateLayout), userID, false, NewTime(today), now).
+		Scan(ctx, &overdue)
+	if err != nil {
+		return 0, fmt.Errorf("count overdue tasks of user %s: %w", userID, err)
+	}
+	return overdue, nil
 }
 
 // sortCategories orders the largest categories first; equal totals go by

@@ -5,3 +5,5 @@ package models
 func (s *Store) ListTasksSQL(userID string, f TaskFilter) (string, []any, error) {
 	return s.listQuery(userID, f)
 }
+
+var SortCategories = sortCategories

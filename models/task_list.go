@@ -147,31 +147,18 @@ func likePattern(text string) string {
 	return b.String()
 }
 
+// distinctPriorities is Priorities without repeats, in order, so the
+// statement cache holds one query per number of distinct priorities, however
+// the request spells them.
+func (f *TaskFilter) distinctPriorities() []int {
+	return slices.Compact(slices.Sorted(slices.Values(f.Priorities)))
+}
+
 // where writes the filter's conditions on table alias t, always starting
 // with the user, as fixed SQL with ? placeholders; no part of the filter is
 // ever written into the SQL itself.
 func (f *TaskFilter) where(b *strings.Builder, args []any, userID string) []any {
-	b.WriteString("t.user_id = ?")
-	args = append(args, userID)
-	if f.Status != nil {
-		b.WriteString(" AND t.status = ?")
-		args = append(args, *f.Status)
-	}
-	if len(f.Priorities) > 0 {
-		// Without repeats, so the statement cache holds one query per
-		// number of distinct priorities, however the request spells them.
-		priorities := slices.Compact(slices.Sorted(slices.Values(f.Priorities)))
-		b.WriteString(" AND t.priority IN (?")
-		b.WriteString(strings.Repeat(", ?", len(priorities)-1))
-		b.WriteString(")")
-		for _, p := range priorities {
-			args = append(args, p)
-		}
-	}
-	if f.Category != nil {
-		b.WriteString(" AND t.category = ?")
-		args = append(args, *f.Category)
-	}
+	args = f.whereCounted(b, args, userID, "t", "")
 	if f.Query != "" {
 		// The same SQL on both engines: lower() on both sides, so text
 		// always matches itself, and LIKE with the pattern characters
@@ -200,6 +187,47 @@ func (f *TaskFilter) where(b *strings.Builder, args []any, userID string) []any 
 	return args
 }
 
+// count writes a SELECT of the number of the user's tasks that pass the
+// filter, as the column total. Filters on status, priority and category
+// alone are answered from task_count (migration 6), a handful of rows
+// whatever the number of tasks; a text search or a due filter counts the
+// matching tasks themselves.
+func (f *TaskFilter) count(b *strings.Builder, args []any, userID string) []any {
+	if f.Query != "" || f.Due != "" {
+		b.WriteString(`SELECT count(*) AS total FROM "task" t WHERE `)
+		return f.where(b, args, userID)
+	}
+	b.WriteString(`SELECT CAST(coalesce(sum(tc.n), 0) AS bigint) AS total FROM "task_count" tc WHERE `)
+	return f.whereCounted(b, args, userID, "tc", "tc.has_category AND ")
+}
+
+// whereCounted writes the conditions on the user, status, priority and
+// category, the columns task and task_count share, on table alias a.
+// categoryGuard goes before the category's condition (task_count keeps the
+// tasks without a category apart from those with "").
+func (f *TaskFilter) whereCounted(b *strings.Builder, args []any, userID, a, categoryGuard string) []any {
+	b.WriteString(a + ".user_id = ?")
+	args = append(args, userID)
+	if f.Status != nil {
+		b.WriteString(" AND " + a + ".status = ?")
+		args = append(args, *f.Status)
+	}
+	if len(f.Priorities) > 0 {
+		priorities := f.distinctPriorities()
+		b.WriteString(" AND " + a + ".priority IN (?")
+		b.WriteString(strings.Repeat(", ?", len(priorities)-1))
+		b.WriteString(")")
+		for _, p := range priorities {
+			args = append(args, p)
+		}
+	}
+	if f.Category != nil {
+		b.WriteString(" AND " + categoryGuard + a + ".category = ?")
+		args = append(args, *f.Category)
+	}
+	return args
+}
+
 // listQuery is the SQL (with ? placeholders) and arguments of ListTasks.
 // f's limit and offset must already be in range.
 func (s *Store) listQuery(userID string, f TaskFilter) (string, []any, error) {
@@ -219,18 +247,19 @@ func (s *Store) listQuery(userID string, f TaskFilter) (string, []any, error) {
 		dir = 1
 	}
 
-	// SELECT c.total, p.* FROM (count) c LEFT JOIN (page) p ON 1 = 1
-	// ORDER BY the page's order: an empty page still yields the count, as
-	// one row of NULL task columns.
+	// SELECT (count) AS total, t.* FROM task t WHERE ... ORDER BY ... LIMIT:
+	// the count does not depend on the row, so both engines compute it once
+	// (SQLite's ONCE, PostgreSQL's InitPlan), and the page is read in index
+	// order with nothing materialized or sorted again. An empty page has no
+	// row to carry the count; ListTasks then asks for it alone.
 	var b strings.Builder
-	b.WriteString(`SELECT c.total, ` + taskColumnsP + ` FROM (SELECT count(*) AS total FROM "task" t WHERE `)
-	args := f.where(&b, make([]any, 0, 16), userID)
-	b.WriteString(`) c LEFT JOIN (SELECT ` + taskColumnsT + ` FROM "task" t WHERE `)
+	b.WriteString(`SELECT (`)
+	args := f.count(&b, make([]any, 0, 16), userID)
+	b.WriteString(`) AS total, ` + taskColumnsT + ` FROM "task" t WHERE `)
 	args = f.where(&b, args, userID)
 	b.WriteString(" ORDER BY ")
 	b.WriteString(strings.ReplaceAll(order[dir], "{a}", "t"))
-	b.WriteString(" LIMIT ? OFFSET ?) p ON 1 = 1 ORDER BY ")
-	b.WriteString(strings.ReplaceAll(order[dir], "{a}", "p"))
+	b.WriteString(" LIMIT ? OFFSET ?")
 	args = append(args, f.Limit, f.Offset)
 
 	return b.String(), args, nil
@@ -238,9 +267,9 @@ func (s *Store) listQuery(userID string, f TaskFilter) (string, []any, error) {
 
 // ListTasks returns one page of the user's tasks that pass the filter, in
 // its order, and how many pass it in all. Both come from one prepared
-// statement (the count joined to the page), so they agree: a single SELECT
-// reads one snapshot on either engine, without the round trips of a
-// transaction.
+// statement, so they agree: a single SELECT reads one snapshot on either
+// engine, without the round trips of a transaction. Only a page past the
+// last task costs a second statement, for the count alone.
 //
 // The Query search is a case-insensitive substring match on title or
 // description with the same SQL on both engines; for letters outside ASCII
@@ -257,24 +286,48 @@ func (s *Store) ListTasks(ctx context.Context, userID string, f TaskFilter) ([]T
 	if err != nil {
 		return nil, 0, err
 	}
-	rows, err := s.db.QueryRead(ctx, query, args...)
+	tasks, total, err := s.listPage(ctx, f.Limit, query, args)
 	if err != nil {
 		return nil, 0, fmt.Errorf("list tasks of user %s: %w", userID, err)
 	}
-	defer rows.Close()
-	tasks := make([]Task, 0, f.Limit)
-	var total int64
-	for rows.Next() {
-		var r taskRow
-		if err := rows.Scan(r.dest(&total)...); err != nil {
-			return nil, 0, fmt.Errorf("list tasks of user %s: %w", userID, err)
+	if len(tasks) == 0 {
+		if total, err = s.countTasks(ctx, userID, f); err != nil {
+			return nil, 0, fmt.Errorf("count tasks of user %s: %w", userID, err)
 		}
-		if t, ok := r.task(); ok {
-			tasks = append(tasks, t)
-		}
-	}
-	if err := rows.Err(); err != nil {
-		return nil, 0, fmt.Errorf("list tasks of user %s: %w", userID, err)
 	}
 	return tasks, total, nil
+}
+
+func (s *Store) countTasks(ctx context.Context, userID string, f TaskFilter) (int64, error) {
+	var b strings.Builder
+	args := f.count(&b, make([]any, 0, 8), userID)
+	rows, err := s.db.QueryRead(ctx, b.String(), args...)
+	if err != nil {
+		return 0, err
+	}
+	defer rows.Close()
+	var total int64
+	if rows.Next() {
+		if err := rows.Scan(&total); err != nil {
+			return 0, err
+		}
+	}
+	return total, rows.Err()
+}
+
+func (s *Store) listPage(ctx context.Context, limit int, query string, args []any) ([]Task, int64, error) {
+	rows, err := s.db.QueryRead(ctx, query, args...)
+	if err != nil {
+		return nil, 0, err
+	}
+	defer rows.Close()
+	tasks := make([]Task, 0, limit)
+	var total int64
+	for rows.Next() {
+		tasks = append(tasks, Task{})
+		if err := rows.Scan(taskDest(&tasks[len(tasks)-1], &total)...); err != nil {
+			return nil, 0, err
+		}
+	}
+	return tasks, total, rows.Err()
 }

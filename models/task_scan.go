@@ -24,58 +24,25 @@ func taskColumnsOf(alias string) string {
 	return b.String()
 }
 
-// The column lists of the hot queries, built once.
-var (
-	taskColumnsT = taskColumnsOf("t")
-	taskColumnsP = taskColumnsOf("p")
-)
+// taskColumnsT is the column list of the hot queries, built once.
+var taskColumnsT = taskColumnsOf("t")
 
-// taskRow receives one row of taskColumnNames; every column may be NULL because
-// the list's outer join yields a row of NULLs for an empty page.
-type taskRow struct {
-	id          sql.NullInt64
-	title       sql.NullString
-	description *string
-	status      sql.NullBool
-	category    *string
-	priority    sql.NullInt64
-	dueDate     *Time
-	completedAt *Time
-	version     sql.NullInt64
-	createdAt   Time
-	updatedAt   Time
-	userID      sql.NullString
-}
-
-// dest lists the scan destinations, after any extra leading ones.
-func (r *taskRow) dest(extra ...any) []any {
-	return append(extra, &r.id, &r.title, &r.description, &r.status, &r.category, &r.priority,
-		&r.dueDate, &r.completedAt, &r.version, &r.createdAt, &r.updatedAt, &r.userID)
-}
-
-// task converts the row; ok is false for the NULL row.
-func (r *taskRow) task() (Task, bool) {
-	if !r.id.Valid {
-		return Task{}, false
-	}
-	return Task{
-		ID: r.id.Int64, Title: r.title.String, Description: r.description, Status: r.status.Bool,
-		Category: r.category, Priority: int(r.priority.Int64), DueDate: r.dueDate, CompletedAt: r.completedAt,
-		Version: int(r.version.Int64), CreatedAt: r.createdAt, UpdatedAt: r.updatedAt, UserID: r.userID.String,
-	}, true
+// taskDest lists the scan destinations of taskColumnNames in t, after any
+// extra leading ones.
+func taskDest(t *Task, extra ...any) []any {
+	return append(extra, &t.ID, &t.Title, &t.Description, &t.Status, &t.Category, &t.Priority,
+		&t.DueDate, &t.CompletedAt, &t.Version, &t.CreatedAt, &t.UpdatedAt, &t.UserID)
 }
 
 // scanTasks reads rows of taskColumnNames into tasks.
 func scanTasks(rows *sql.Rows, tasks []Task) ([]Task, error) {
 	defer rows.Close()
 	for rows.Next() {
-		var r taskRow
-		if err := rows.Scan(r.dest()...); err != nil {
+		var t Task
+		if err := rows.Scan(taskDest(&t)...); err != nil {
 			return nil, fmt.Errorf("scan task: %w", err)
 		}
-		if t, ok := r.task(); ok {
-			tasks = append(tasks, t)
-		}
+		tasks = append(tasks, t)
 	}
 	return tasks, rows.Err()
 }

@@ -324,7 +324,9 @@ func seedFirstRelease(t *testing.T, db *database.DB) func(*testing.T) {
 		t.Fatal(err)
 	}
 	tasks = slices.DeleteFunc(tasks, func(x *models.Task) bool { return x.ID == deleted.ID })
-	create(models.Task{UserID: zoe, Title: "Zoë's only task", Priority: models.PriorityHigh, DueDate: &due})
+	create(models.Task{UserID: zoe, Title: "Zoë's first task", Priority: models.PriorityHigh, DueDate: &due})
+	past := models.NewTime(time.Date(2026, 1, 15, 9, 0, 0, 0, time.UTC))
+	create(models.Task{UserID: zoe, Title: "Overdue since before the upgrade", Priority: models.PriorityLow, DueDate: &past})
 	if edited.Version != 4 || !edited.Status || edited.CompletedAt == nil {
 		t.Fatalf("seed: the edited task is %+v, want version 4 and complete", edited)
 	}
@@ -361,6 +363,11 @@ func seedFirstRelease(t *testing.T, db *database.DB) func(*testing.T) {
 			stats, err := store.TaskStats(ctx, userID, models.Now())
 			if err != nil || stats.TotalTasks != n || stats.CompletedTasks != completed[userID] {
 				t.Errorf("stats of %s: %+v, %v; want %d tasks, %d completed", userID, stats, err, n, completed[userID])
+			}
+			// The counts kept since migration 6 start from the tasks
+			// already there: one overdue task, Zoë's.
+			if overdue := map[bool]int64{true: 1}[userID == zoe]; err == nil && stats.OverdueTasks != overdue {
+				t.Errorf("stats of %s: %d overdue, want %d", userID, stats.OverdueTasks, overdue)
 			}
 		}
 		// The current code writes to the upgraded schema, and ids are never
