@@ -7,6 +7,17 @@
 // notifications to every listener in the order their transactions committed,
 // so every instance sees one user's events in the same order.
 //
+// Each notification costs a round trip and a commit that PostgreSQL
+// serializes with every other notifying commit, so an instance sends one at a
+// time and batches like a group commit: events published while a
+// notification is in flight queue up and go together, in order, in the next
+// one (or the next few, as each stays within MaxPayload). A notification may
+// thus carry several events separated by newlines, which receivers split;
+// compact JSON never contains a raw newline, and Publish refuses payloads
+// that do. Nothing waits to fill a batch: an event published while no
+// notification is in flight is sent at once. Publish returns only after the
+// notification carrying its event has been sent.
+//
 // The listener's health is checked with a ping through the database (a
 // notification on a channel of this instance's own) whenever it has been
 // idle for PingInterval; a connection that fails, or a ping that does not
@@ -16,12 +27,16 @@
 package pgbus
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net"
+	"strings"
+	"sync"
 	"time"
 
 	"github.com/uptrace/bun"
@@ -32,7 +47,8 @@ import (
 const Channel = "todo_events"
 
 // MaxPayload is the largest payload PostgreSQL accepts in a notification
-// (it must be shorter than 8000 bytes in the default configuration).
+// (it must be shorter than 8000 bytes in the default configuration), and so
+// the largest event, and the most bytes a batch of events may take.
 const MaxPayload = 7999
 
 // Defaults.
@@ -52,6 +68,13 @@ type Bus struct {
 	pingChannel  string
 	pingInterval time.Duration
 	pingTimeout  time.Duration
+
+	// notify sends one notification; tests hold it to stall the sender.
+	notify func(ctx context.Context, payload string) error
+
+	mu      sync.Mutex
+	queue   []*pending // waiting for the sender, oldest first
+	sending bool       // a sender goroutine runs
 }
 
 // Options configures a Bus; zero values take the defaults.
@@ -82,16 +105,47 @@ func New(db *bun.DB, o Options) *Bus {
 	var id [8]byte
 	_, _ = rand.Read(id[:])
 	b.pingChannel = b.channel + "_ping_" + hex.EncodeToString(id[:])
+	b.notify = b.execNotify
 	return b
 }
 
 // MaxPayload implements realtime.Bus.
 func (b *Bus) MaxPayload() int { return MaxPayload }
 
-// Publish implements realtime.Bus: one NOTIFY on the pool, delivered to every
-// listener (this instance's too).
+// ErrNewline is returned for a payload containing a newline, which would be
+// taken for two events by the receivers.
+var ErrNewline = errors.New("pgbus: payload contains a newline")
+
+// Publish implements realtime.Bus: the payload is delivered to every
+// listener (this instance's too) in a NOTIFY it may share with others.
+// Publish returns once that NOTIFY has been sent, with its error; if ctx ends
+// before the payload was taken into one, the payload is never sent and
+// Publish returns ctx.Err().
 func (b *Bus) Publish(ctx context.Context, payload []byte) error {
-	_, err := b.db.ExecContext(ctx, "SELECT pg_notify(?, ?)", b.channel, string(payload))
+	if len(payload) > MaxPayload {
+		return fmt.Errorf("pgbus: payload of %d bytes exceeds the limit of %d", len(payload), MaxPayload)
+	}
+	if bytes.IndexByte(payload, '\n') >= 0 {
+		return ErrNewline
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	p := &pending{ctx: ctx, payload: payload, result: make(chan error, 1)}
+	b.enqueue(p)
+	select {
+	case err := <-p.result:
+		return err
+	case <-ctx.Done():
+	}
+	if b.abandon(p) {
+		return ctx.Err()
+	}
+	return <-p.result
+}
+
+func (b *Bus) execNotify(ctx context.Context, payload string) error {
+	_, err := b.db.ExecContext(ctx, "SELECT pg_notify(?, ?)", b.channel, payload)
 	return err
 }
 
@@ -185,7 +239,9 @@ func (b *Bus) listen(ctx context.Context, deliver func([]byte), ready func()) er
 		case b.pingChannel:
 			pingSent = time.Time{}
 		case b.channel:
-			deliver([]byte(payload))
+			for part := range strings.SplitSeq(payload, "\n") {
+				deliver([]byte(part))
+			}
 		}
 	}
 }

@@ -19,7 +19,7 @@ type received struct {
 
 func run(t *testing.T, b *pgbus.Bus) *received {
 	t.Helper()
-	r := &received{payloads: make(chan string, 100), ready: make(chan struct{}, 10)}
+	r := &received{payloads: make(chan string, 4096), ready: make(chan struct{}, 10)}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() {
