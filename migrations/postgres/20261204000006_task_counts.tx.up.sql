@@ -80,17 +80,44 @@ $$;
 
 --bun:split
 
--- Concurrent writes of one user's tasks lock count rows; each write takes
--- the rows it changes in one order (task_count before task_due_count, and
--- by key within each) so that two of them never wait on each other.
+-- Concurrent writes of one user's tasks lock count rows until they commit;
+-- an update takes the rows it changes in one order (task_count before
+-- task_due_count, and by key within each) so that two of them never wait on
+-- each other. Inserts and deletes, the hot paths, do their one change per
+-- table inline: calling the functions above costs a create about a tenth
+-- of a millisecond more.
 CREATE FUNCTION "task_counts"() RETURNS trigger LANGUAGE plpgsql AS $$
+DECLARE
+  left_over bigint;
 BEGIN
   IF TG_OP = 'INSERT' THEN
-    PERFORM "task_count_add"(NEW."user_id", NEW."status", NEW."priority", NEW."category", 1);
-    PERFORM "task_due_count_add"(NEW."user_id", NEW."status", NEW."due_date", 1);
+    INSERT INTO "task_count" ("user_id", "status", "priority", "has_category", "category", "n")
+      VALUES (NEW."user_id", NEW."status", NEW."priority", NEW."category" IS NOT NULL, coalesce(NEW."category", ''), 1)
+      ON CONFLICT ("user_id", "status", "priority", "has_category", "category") DO UPDATE SET "n" = "task_count"."n" + 1;
+    IF NOT NEW."status" AND NEW."due_date" IS NOT NULL THEN
+      INSERT INTO "task_due_count" ("user_id", "due_day", "n")
+        VALUES (NEW."user_id", (NEW."due_date" AT TIME ZONE 'UTC')::date, 1)
+        ON CONFLICT ("user_id", "due_day") DO UPDATE SET "n" = "task_due_count"."n" + 1;
+    END IF;
   ELSIF TG_OP = 'DELETE' THEN
-    PERFORM "task_count_add"(OLD."user_id", OLD."status", OLD."priority", OLD."category", -1);
-    PERFORM "task_due_count_add"(OLD."user_id", OLD."status", OLD."due_date", -1);
+    UPDATE "task_count" SET "n" = "n" - 1
+      WHERE "user_id" = OLD."user_id" AND "status" = OLD."status" AND "priority" = OLD."priority"
+        AND "has_category" = (OLD."category" IS NOT NULL) AND "category" = coalesce(OLD."category", '')
+      RETURNING "n" INTO left_over;
+    IF left_over = 0 THEN
+      DELETE FROM "task_count"
+        WHERE "user_id" = OLD."user_id" AND "status" = OLD."status" AND "priority" = OLD."priority"
+          AND "has_category" = (OLD."category" IS NOT NULL) AND "category" = coalesce(OLD."category", '') AND "n" = 0;
+    END IF;
+    IF NOT OLD."status" AND OLD."due_date" IS NOT NULL THEN
+      UPDATE "task_due_count" SET "n" = "n" - 1
+        WHERE "user_id" = OLD."user_id" AND "due_day" = (OLD."due_date" AT TIME ZONE 'UTC')::date
+        RETURNING "n" INTO left_over;
+      IF left_over = 0 THEN
+        DELETE FROM "task_due_count"
+          WHERE "user_id" = OLD."user_id" AND "due_day" = (OLD."due_date" AT TIME ZONE 'UTC')::date AND "n" = 0;
+      END IF;
+    END IF;
   ELSE
     IF (OLD."user_id", OLD."status", OLD."priority", OLD."category") IS DISTINCT FROM
        (NEW."user_id", NEW."status", NEW."priority", NEW."category") THEN
@@ -119,15 +146,18 @@ $$;
 
 --bun:split
 
--- Title, description and timestamp edits, the most common updates, change
--- no count and do not run the function.
 CREATE TRIGGER "task_counts_insert_delete" AFTER INSERT OR DELETE ON "task"
   FOR EACH ROW EXECUTE FUNCTION "task_counts"();
 
 --bun:split
 
+-- Title, description and timestamp edits, the most common updates, change
+-- no count and do not run the function.
 CREATE TRIGGER "task_counts_update" AFTER UPDATE OF "user_id", "status", "priority", "category", "due_date" ON "task"
-  FOR EACH ROW EXECUTE FUNCTION "task_counts"();
+  FOR EACH ROW
+  WHEN ((OLD."user_id", OLD."status", OLD."priority", OLD."category", OLD."due_date") IS DISTINCT FROM
+        (NEW."user_id", NEW."status", NEW."priority", NEW."category", NEW."due_date"))
+  EXECUTE FUNCTION "task_counts"();
 
 --bun:split
 
