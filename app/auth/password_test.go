@@ -330,7 +330,7 @@ func TestNewHasherOptions(t *testing.T) {
 func TestVerifyDummyMatchesConfiguredCost(t *testing.T) {
 	t.Parallel()
 	for _, alg := range []string{AlgorithmBcrypt, AlgorithmScrypt} {
-		h := NewHasher(HasherOptions{BcryptCost: 5, Algorithm: alg, Workers: 2})
+		h := NewHasher(HasherOptions{BcryptCost: 5, Algorithm: alg, Workers: 2, Duty: 1})
 		h.VerifyDummy(context.Background(), "whatever-password")
 		h.VerifyDummy(context.Background(), "another")
 		// The dummy must be a hash the real path would parse and run at full
@@ -394,7 +394,7 @@ func TestPoolCancelledWhileQueued(t *testing.T) {
 		t.Error("VerifyDummy with cancelled ctx waited for a slot")
 	}
 
-	h.release()
+	h.release(time.Now())
 	if !verifies(t, h, hash, "password123") {
 		t.Fatal("pool unusable after release")
 	}
@@ -412,7 +412,7 @@ func TestPoolCancelledContextWithFreeSlot(t *testing.T) {
 }
 
 func TestHasherConcurrentUse(t *testing.T) {
-	h := NewHasher(HasherOptions{BcryptCost: 4, Workers: 2, MaxWaiting: 16})
+	h := NewHasher(HasherOptions{BcryptCost: 4, Workers: 2, MaxWaiting: 16, Duty: 1})
 	shared := mustHash(t, h, "shared-password")
 	var wg sync.WaitGroup
 	errs := make(chan error, 64)
@@ -508,8 +508,42 @@ func TestHasherRefusesPastItsQueue(t *testing.T) {
 			t.Errorf("queued check: %v, want cancelled", err)
 		}
 	}
-	h.release()
+	h.release(time.Now())
 	if ok, err := h.Verify(context.Background(), hash, "a password 1"); !ok || err != nil {
 		t.Errorf("Verify after the flood: %v %v", ok, err)
+	}
+}
+
+// TestHasherSlotRestsAfterHash: after a hash, its slot stays taken for a
+// time in proportion to the hash (DefaultDuty: as long again), so a flood
+// cannot keep a worker hashing all the time; then it frees itself.
+func TestHasherSlotRestsAfterHash(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		duty    float64
+		resting bool
+	}{
+		{"default duty", 0, true},
+		{"half", 0.5, true},
+		{"full duty never rests", 1, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			// Cost 12 takes tens of milliseconds, far longer than the
+			// check below needs to run.
+			h := NewHasher(HasherOptions{BcryptCost: 12, Workers: 1, Duty: tc.duty})
+			if _, err := h.Hash(context.Background(), "password123"); err != nil {
+				t.Fatal(err)
+			}
+			if resting := len(h.sem) == 1; resting != tc.resting {
+				t.Fatalf("slot taken right after the hash: %v, want %v", resting, tc.resting)
+			}
+			deadline := time.Now().Add(10 * time.Second)
+			for len(h.sem) != 0 {
+				if time.Now().After(deadline) {
+					t.Fatal("slot never freed after its rest")
+				}
+				time.Sleep(5 * time.Millisecond)
+			}
+		})
 	}
 }
