@@ -121,6 +121,12 @@ func clonePtr[T any](p *T) *T {
 	return &v
 }
 
+// createTaskSQL is prepared once (database.QueryWrite): on SQLite, compiling
+// the INSERT with the count triggers it fires took a fifth of the server's
+// CPU under a stream of creates.
+const createTaskSQL = `INSERT INTO "task" ("title", "description", "status", "category", "priority", "due_date",
+ "completed_at", "version", "created_at", "updated_at", "user_id") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING "id"`
+
 // CreateTask inserts t for t.UserID: it starts at version 1, created and
 // updated now, and completed now when its status is already true. t.ID is
 // set from the database.
@@ -134,8 +140,19 @@ func (s *Store) CreateTask(ctx context.Context, t *Task) error {
 		t.CompletedAt = &now
 	}
 	err := s.db.WriteStatement(ctx, func(ctx context.Context, db bun.IDB) error {
-		_, err := db.NewInsert().Model(t).Returning("id").Exec(ctx)
-		return err
+		rows, err := s.db.QueryWrite(ctx, db, createTaskSQL, t.Title, t.Description, t.Status, t.Category, t.Priority,
+			t.DueDate, t.CompletedAt, t.Version, t.CreatedAt, t.UpdatedAt, t.UserID)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		if !rows.Next() {
+			if err := rows.Err(); err != nil {
+				return err
+			}
+			return errors.New("the insert returned no id")
+		}
+		return rows.Scan(&t.ID)
 	})
 	if err != nil {
 		return fmt.Errorf("create task for user %s: %w", t.UserID, err)

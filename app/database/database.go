@@ -44,7 +44,8 @@ type DB struct {
 	// Path is the SQLite file, empty on PostgreSQL.
 	Path string
 
-	readStmts *statements
+	readStmts  *statements
+	writeStmts *statements
 	// group commits concurrent writes together on SQLite; nil on PostgreSQL,
 	// whose connections commit in parallel.
 	group *groupCommit

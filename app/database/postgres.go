@@ -43,5 +43,5 @@ func openPostgres(dsn string, opts Options) (*DB, error) {
 	sqldb.SetConnMaxIdleTime(5 * time.Minute)
 
 	db := bun.NewDB(sqldb, pgdialect.New())
-	return &DB{Dialect: Postgres, Write: db, Read: db, readStmts: &statements{}}, nil
+	return &DB{Dialect: Postgres, Write: db, Read: db, readStmts: &statements{}, writeStmts: &statements{}}, nil
 }

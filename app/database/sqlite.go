@@ -78,7 +78,8 @@ func openSQLite(path string, opts Options) (*DB, error) {
 		Path:    path,
 		group:   newGroupCommit(writer),
 
-		readStmts: &statements{},
+		readStmts:  &statements{},
+		writeStmts: &statements{},
 	}, nil
 }
 

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/uptrace/bun"
 )
@@ -24,8 +25,9 @@ const maxStatements = 256
 // enough. Parsing and planning is most of the cost of a small indexed query
 // on SQLite, and a round trip's worth on PostgreSQL; the hot queries skip it.
 type statements struct {
-	m sync.Map // SQL -> *sql.Stmt
-	n atomic.Int64
+	m       sync.Map // SQL -> *sql.Stmt
+	n       atomic.Int64
+	pending sync.Map // SQL -> struct{}: being prepared in the background
 }
 
 // QueryRead runs query on the read pool as a prepared statement. query uses
@@ -34,6 +36,45 @@ type statements struct {
 // (values go in args) or the cache fills with one-off statements.
 func (db *DB) QueryRead(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
 	return db.readStmts.query(ctx, db.Read, db.Dialect, query, args)
+}
+
+// QueryWrite runs query as a prepared statement of the write pool, on conn:
+// the transaction a WriteTx function received, or what a WriteStatement
+// function received (a transaction on SQLite, the pool on PostgreSQL). The
+// rules for query are QueryRead's. On SQLite, preparing is most of the cost
+// of a small INSERT, and more with triggers, which are compiled into it.
+func (db *DB) QueryWrite(ctx context.Context, conn bun.IDB, query string, args ...any) (*sql.Rows, error) {
+	switch c := conn.(type) {
+	case bun.Tx:
+		// The transaction holds its connection, on SQLite the write pool's
+		// only one, so preparing through the pool now would wait for this
+		// very transaction. A statement not prepared yet runs unprepared and
+		// is prepared in the background once the connection is free.
+		if st, ok := db.writeStmts.m.Load(query); ok {
+			return c.Tx.StmtContext(ctx, st.(*sql.Stmt)).QueryContext(ctx, args...)
+		}
+		db.writeStmts.prepareLater(db.Write, db.Dialect, query)
+		return c.Tx.QueryContext(ctx, Rebind(db.Dialect, query), args...)
+	case *bun.DB:
+		return db.writeStmts.query(ctx, c, db.Dialect, query, args)
+	default:
+		return nil, fmt.Errorf("query write: unsupported connection %T", conn)
+	}
+}
+
+// prepareLater prepares query on pool in the background, once at a time.
+func (s *statements) prepareLater(pool *bun.DB, d Dialect, query string) {
+	if _, busy := s.pending.LoadOrStore(query, struct{}{}); busy {
+		return
+	}
+	go func() {
+		// A failure (the pool closing, say) leaves the query unprepared; a
+		// later call tries again.
+		defer s.pending.Delete(query)
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		_, _ = s.get(ctx, pool, d, query)
+	}()
 }
 
 func (s *statements) query(ctx context.Context, pool *bun.DB, d Dialect, query string, args []any) (*sql.Rows, error) {
