@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 
 	"github.com/uptrace/bun"
 )
@@ -24,6 +25,12 @@ const maxGroup = 64
 type groupCommit struct {
 	db   *bun.DB
 	reqs chan *groupWrite
+
+	// commitsSinceCheckpoint counts the commits whose WAL frames no
+	// checkpoint has copied back yet; only run touches it.
+	commitsSinceCheckpoint int
+	// checkpoints counts the idle checkpoints that succeeded (for tests).
+	checkpoints atomic.Uint64
 
 	done      chan struct{} // closed by close: stop taking writes
 	stopped   chan struct{} // closed when run has returned
@@ -77,8 +84,18 @@ func (g *groupCommit) run() {
 		var first *groupWrite
 		select {
 		case first = <-g.reqs:
-		case <-g.done:
-			return
+		default:
+			// Nothing queued: copy the WAL back into the database now,
+			// while no write waits for it, instead of in the middle of a
+			// later commit (see checkpointWhenIdleAfter).
+			if g.commitsSinceCheckpoint >= checkpointWhenIdleAfter {
+				g.checkpoint()
+			}
+			select {
+			case first = <-g.reqs:
+			case <-g.done:
+				return
+			}
 		}
 		group := []*groupWrite{first}
 	drain:
@@ -91,6 +108,26 @@ func (g *groupCommit) run() {
 			}
 		}
 		g.commit(group)
+		g.commitsSinceCheckpoint++
+	}
+}
+
+// checkpointWhenIdleAfter is how many commits the writer lets build up in
+// the WAL before it checkpoints the next time it finds no write queued.
+// SQLite's own automatic checkpoint runs inside the commit that crosses its
+// threshold and holds every queued write meanwhile; the writer connection's
+// threshold (walAutoCheckpointPages) is therefore only a bound for a writer
+// that is never idle.
+const checkpointWhenIdleAfter = 8
+
+// checkpoint copies committed WAL frames back into the database file
+// (PASSIVE: it waits for no reader), so the next writes can start the WAL
+// over from its beginning. A failure is not the writes' concern: the next
+// idle moment, or the automatic checkpoint, tries again.
+func (g *groupCommit) checkpoint() {
+	if _, err := g.db.ExecContext(context.Background(), "PRAGMA wal_checkpoint(PASSIVE)"); err == nil {
+		g.commitsSinceCheckpoint = 0
+		g.checkpoints.Add(1)
 	}
 }
 

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/uptrace/bun"
 
@@ -122,5 +123,36 @@ func TestWriteTxAfterClose(t *testing.T) {
 	err = db.WriteTx(context.Background(), func(ctx context.Context, tx bun.Tx) error { return nil })
 	if err == nil {
 		t.Fatal("a write after Close succeeded")
+	}
+}
+
+// TestWriterCheckpointsWhenIdle: after enough commits, the SQLite writer
+// copies the WAL back into the database the next time no write is queued,
+// rather than in the middle of a later commit.
+func TestWriterCheckpointsWhenIdle(t *testing.T) {
+	db := dbtest.Open(t, database.SQLite)
+	ctx := context.Background()
+	if _, err := db.Write.ExecContext(ctx, `CREATE TABLE gc (k integer PRIMARY KEY, v text NOT NULL)`); err != nil {
+		t.Fatal(err)
+	}
+	for k := range database.CheckpointWhenIdleAfter {
+		err := db.WriteTx(ctx, func(ctx context.Context, tx bun.Tx) error {
+			_, err := tx.ExecContext(ctx, `INSERT INTO gc (k, v) VALUES (?, ?)`, k, fmt.Sprint("value ", k))
+			return err
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for db.IdleCheckpoints() == 0 {
+		if time.Now().After(deadline) {
+			t.Fatalf("no checkpoint after %d commits and an idle writer", database.CheckpointWhenIdleAfter)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	var n int
+	if err := db.Read.NewRaw(`SELECT count(*) FROM gc`).Scan(ctx, &n); err != nil || n != database.CheckpointWhenIdleAfter {
+		t.Fatalf("rows after the checkpoint: %d, %v", n, err)
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 
 	"github.com/uptrace/bun"
 	"github.com/uptrace/bun/dialect/sqlitedialect"
@@ -25,6 +26,12 @@ import (
 // through one shared mapping of the operating system's cache instead of a
 // read() and a copy into each connection's own small page cache: the stats
 // of a user with 10,000 tasks took half the time (BenchmarkTaskStats).
+// walAutoCheckpointPages is the server's writer connection's automatic
+// checkpoint threshold, 8 times SQLite's default: the group commit
+// checkpoints when the writer is idle (groupcommit.go), and this bounds the
+// WAL (about 32 MiB) only for a writer that never is.
+const walAutoCheckpointPages = 8000
+
 var sqlitePragmas = []string{
 	"busy_timeout(10000)",
 	"journal_mode(WAL)",
@@ -53,7 +60,7 @@ func openSQLite(path string, opts Options) (*DB, error) {
 
 	// BEGIN IMMEDIATE takes the write lock up front, so a transaction never
 	// fails halfway when it upgrades from reading to writing.
-	write, err := sql.Open("sqlite", sqliteDSN(path, "immediate", false))
+	write, err := sql.Open("sqlite", sqliteDSN(path, "immediate", false, fmt.Sprintf("wal_autocheckpoint(%d)", walAutoCheckpointPages)))
 	if err != nil {
 		return nil, fmt.Errorf("open sqlite %s: %w", path, err)
 	}
@@ -83,9 +90,9 @@ func openSQLite(path string, opts Options) (*DB, error) {
 	}, nil
 }
 
-func sqliteDSN(path, txlock string, readOnly bool) string {
+func sqliteDSN(path, txlock string, readOnly bool, pragmas ...string) string {
 	q := url.Values{}
-	for _, p := range sqlitePragmas {
+	for _, p := range append(slices.Clone(sqlitePragmas), pragmas...) {
 		q.Add("_pragma", p)
 	}
 	if readOnly {
