@@ -6,8 +6,8 @@ import (
 	"strings"
 )
 
-// taskColumnNames are the task table's columns in the order scanTask reads
-// them; the hot queries are written out with them so they can be prepared
+// taskColumnNames are the task table's columns in the order taskDest scans
+// them into; the hot queries are written out with them so they can be prepared
 // once and scanned without reflection.
 var taskColumnNames = []string{"id", "title", "description", "status", "category", "priority",
 	"due_date", "completed_at", "version", "created_at", "updated_at", "user_id"}
