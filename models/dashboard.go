@@ -155,11 +155,11 @@ func taskStats(ctx context.Context, db bun.IDB, userID string, now Time) (*Stats
 		if !seen {
 			i = len(st.ByCategory)
 			byCategory[key] = i
-			group := CategoryStats{}
+			entry := CategoryStats{}
 			if r.HasCategory {
-				group.Category = &r.Category
+				entry.Category = &r.Category
 			}
-			st.ByCategory = append(st.ByCategory, group)
+			st.ByCategory = append(st.ByCategory, entry)
 		}
 		st.ByCategory[i].Total += r.N
 		st.ByCategory[i].Completed += done

@@ -24,6 +24,11 @@ func taskColumnsOf(alias string) string {
 	return b.String()
 }
 
+// quotedColumns lists columns quoted, unqualified.
+func quotedColumns(columns []string) string {
+	return `"` + strings.Join(columns, `", "`) + `"`
+}
+
 // taskColumnsT is the column list of the hot queries, built once.
 var taskColumnsT = taskColumnsOf("t")
 

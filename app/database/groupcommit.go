@@ -116,7 +116,7 @@ func (g *groupCommit) run() {
 // the WAL before it checkpoints the next time it finds no write queued.
 // SQLite's own automatic checkpoint runs inside the commit that crosses its
 // threshold and holds every queued write meanwhile; the writer connection's
-// threshold (walAutoCheckpointPages) is therefore only a bound for a writer
+// threshold (writerAutoCheckpoint) is therefore only a bound for a writer
 // that is never idle.
 const checkpointWhenIdleAfter = 8
 

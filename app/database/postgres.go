@@ -43,5 +43,7 @@ func openPostgres(dsn string, opts Options) (*DB, error) {
 	sqldb.SetConnMaxIdleTime(5 * time.Minute)
 
 	db := bun.NewDB(sqldb, pgdialect.New())
-	return &DB{Dialect: Postgres, Write: db, Read: db, readStmts: &statements{}, writeStmts: &statements{}}, nil
+	// One pool serves reads and writes, so one statement cache does too.
+	stmts := &statements{}
+	return &DB{Dialect: Postgres, Write: db, Read: db, readStmts: stmts, writeStmts: stmts}, nil
 }

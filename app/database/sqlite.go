@@ -8,7 +8,6 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
-	"slices"
 
 	"github.com/uptrace/bun"
 	"github.com/uptrace/bun/dialect/sqlitedialect"
@@ -26,12 +25,6 @@ import (
 // through one shared mapping of the operating system's cache instead of a
 // read() and a copy into each connection's own small page cache: the stats
 // of a user with 10,000 tasks took half the time (BenchmarkTaskStats).
-// walAutoCheckpointPages is the server's writer connection's automatic
-// checkpoint threshold, 8 times SQLite's default: the group commit
-// checkpoints when the writer is idle (groupcommit.go), and this bounds the
-// WAL (about 32 MiB) only for a writer that never is.
-const walAutoCheckpointPages = 8000
-
 var sqlitePragmas = []string{
 	"busy_timeout(10000)",
 	"journal_mode(WAL)",
@@ -40,6 +33,12 @@ var sqlitePragmas = []string{
 	"temp_store(MEMORY)",
 	"mmap_size(268435456)",
 }
+
+// writerAutoCheckpoint sets the writer connection's automatic checkpoint
+// threshold to 8,000 pages, 8 times SQLite's default: the group commit
+// checkpoints when the writer is idle (groupcommit.go), and this bounds the
+// WAL (about 32 MiB) only for a writer that never is.
+const writerAutoCheckpoint = "wal_autocheckpoint(8000)"
 
 func openSQLite(path string, opts Options) (*DB, error) {
 	if dir := filepath.Dir(path); dir != "" {
@@ -60,7 +59,7 @@ func openSQLite(path string, opts Options) (*DB, error) {
 
 	// BEGIN IMMEDIATE takes the write lock up front, so a transaction never
 	// fails halfway when it upgrades from reading to writing.
-	write, err := sql.Open("sqlite", sqliteDSN(path, "immediate", false, fmt.Sprintf("wal_autocheckpoint(%d)", walAutoCheckpointPages)))
+	write, err := sql.Open("sqlite", sqliteDSN(path, "immediate", writerAutoCheckpoint))
 	if err != nil {
 		return nil, fmt.Errorf("open sqlite %s: %w", path, err)
 	}
@@ -68,7 +67,7 @@ func openSQLite(path string, opts Options) (*DB, error) {
 	write.SetMaxIdleConns(1)
 	write.SetConnMaxLifetime(0)
 
-	read, err := sql.Open("sqlite", sqliteDSN(path, "deferred", true))
+	read, err := sql.Open("sqlite", sqliteDSN(path, "deferred", "query_only(1)"))
 	if err != nil {
 		_ = write.Close()
 		return nil, fmt.Errorf("open sqlite %s: %w", path, err)
@@ -90,13 +89,14 @@ func openSQLite(path string, opts Options) (*DB, error) {
 	}, nil
 }
 
-func sqliteDSN(path, txlock string, readOnly bool, pragmas ...string) string {
+// sqliteDSN opens path with sqlitePragmas, then the connection's own.
+func sqliteDSN(path, txlock string, pragmas ...string) string {
 	q := url.Values{}
-	for _, p := range append(slices.Clone(sqlitePragmas), pragmas...) {
+	for _, p := range sqlitePragmas {
 		q.Add("_pragma", p)
 	}
-	if readOnly {
-		q.Add("_pragma", "query_only(1)")
+	for _, p := range pragmas {
+		q.Add("_pragma", p)
 	}
 	q.Set("_txlock", txlock)
 	return path + "?" + q.Encode()
