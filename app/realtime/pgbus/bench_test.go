@@ -2,7 +2,6 @@ package pgbus_test
 
 import (
 	"context"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -16,22 +15,8 @@ import (
 func BenchmarkPublishParallel(b *testing.B) {
 	db := dbtest.Open(b, database.Postgres)
 	bus := pgbus.New(db.Write, pgbus.Options{Channel: "bench_publish"})
-	var delivered atomic.Int64
-	ready := make(chan struct{}, 1)
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		bus.Run(ctx, func([]byte) { delivered.Add(1) }, func() {
-			select {
-			case ready <- struct{}{}:
-			default:
-			}
-		})
-	}()
-	defer func() { cancel(); <-done }()
 	select {
-	case <-ready:
+	case <-listen(b, bus, func([]byte) {}):
 	case <-time.After(10 * time.Second):
 		b.Fatal("bus not listening within 10s")
 	}

@@ -19,23 +19,37 @@ type received struct {
 
 func run(t *testing.T, b *pgbus.Bus) *received {
 	t.Helper()
-	r := &received{payloads: make(chan string, 4096), ready: make(chan struct{}, 10)}
+	r := &received{payloads: make(chan string, 4096)}
+	r.ready = listen(t, b, func(p []byte) { r.payloads <- string(p) })
+	r.waitReady(t)
+	return r
+}
+
+// listen runs b's listener until the test ends; the returned channel learns
+// of each time it starts listening (the first time, and after reconnects).
+func listen(tb testing.TB, b *pgbus.Bus, deliver func([]byte)) chan struct{} {
+	tb.Helper()
+	ready := make(chan struct{}, 10)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		b.Run(ctx, func(p []byte) { r.payloads <- string(p) }, func() { r.ready <- struct{}{} })
+		b.Run(ctx, deliver, func() {
+			select {
+			case ready <- struct{}{}:
+			default:
+			}
+		})
 	}()
-	t.Cleanup(func() {
+	tb.Cleanup(func() {
 		cancel()
 		select {
 		case <-done:
 		case <-time.After(5 * time.Second):
-			t.Error("Run did not return after its context ended")
+			tb.Error("Run did not return after its context ended")
 		}
 	})
-	r.waitReady(t)
-	return r
+	return ready
 }
 
 func (r *received) waitReady(t *testing.T) {
