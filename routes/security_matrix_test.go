@@ -265,6 +265,16 @@ func smForge(t *testing.T, cookie string) string {
 	return url.QueryEscape(raw[:i+1] + string(sig))
 }
 
+// smFlipLast changes a token's last byte. Appending a fixed letter instead
+// would leave the token valid whenever it already ended in that letter.
+func smFlipLast(token string) string {
+	last := byte('x')
+	if token[len(token)-1] == last {
+		last = 'y'
+	}
+	return token[:len(token)-1] + string(last)
+}
+
 // smState is what A owns: each task's version (0 when gone) and the count.
 func (e *smEnv) state(t *testing.T) string {
 	t.Helper()
@@ -545,7 +555,7 @@ func TestSecurityMatrixNoSecretsInLogs(t *testing.T) {
 			if r := srv.Client(t).Request("POST", "/api/tasks", map[string]any{"title": "x"}, map[string]string{"Cookie": smCookieName + "=" + forged}); r.Status != http.StatusUnauthorized {
 				t.Errorf("forged cookie POST: %d %s", r.Status, r.Body)
 			}
-			bearer.Bearer = token[:len(token)-1] + "x"
+			bearer.Bearer = smFlipLast(token)
 			if r := bearer.Request("GET", "/api/tasks", nil, nil); r.Status != http.StatusUnauthorized {
 				t.Errorf("forged bearer: %d %s", r.Status, r.Body)
 			}
