@@ -60,15 +60,15 @@ func TestMigrateCommands(t *testing.T) {
 			want    []string
 			wantErr string
 		}{
-			{args: []string{"migrate", "status"}, want: []string{"pending  -", "20261125000001_better_auth", "20261125000002_tasks", "20261203000003_auth_changes", "20261203000004_task_due_sort", "20261203000005_stats_covering_indexes", "20261204000006_task_counts"}},
-			{args: []string{"migrate", "up"}, want: []string{"applied   20261125000001_better_auth", "applied   20261125000002_tasks", "applied   20261204000006_task_counts"}},
+			{args: []string{"migrate", "status"}, want: []string{"pending  -", "20261125000001_better_auth", "20261125000002_tasks", "20261203000003_auth_changes", "20261203000004_task_due_sort", "20261203000005_stats_covering_indexes", "20261204000006_task_counts", "20261204000007_task_counts_per_insert"}},
+			{args: []string{"migrate", "up"}, want: []string{"applied   20261125000001_better_auth", "applied   20261125000002_tasks", "applied   20261204000006_task_counts", "applied   20261204000007_task_counts_per_insert"}},
 			{args: []string{"migrate", "up"}, want: []string{"nothing to apply"}},
-			{args: []string{"migrate", "status"}, want: []string{"applied  20", "_task_counts"}},
-			{args: []string{"migrate", "down"}, want: []string{"rolled back 20261204000006_task_counts"}},
-			{args: []string{"migrate", "down", "6"}, wantErr: "roll back 6 migrations"},
+			{args: []string{"migrate", "status"}, want: []string{"applied  20", "_task_counts_per_insert"}},
+			{args: []string{"migrate", "down"}, want: []string{"rolled back 20261204000007_task_counts_per_insert"}},
+			{args: []string{"migrate", "down", "7"}, wantErr: "roll back 7 migrations"},
 			{args: []string{"migrate", "down", "zero"}, wantErr: "whole number"},
 			{args: []string{"migrate", "down", "0"}, wantErr: "whole number"},
-			{args: []string{"migrate", "up"}, want: []string{"applied   20261204000006_task_counts"}},
+			{args: []string{"migrate", "up"}, want: []string{"applied   20261204000007_task_counts_per_insert"}},
 		}
 		for _, s := range steps {
 			out, _, err := run(t, append(s.args, "--database-url", url)...)
