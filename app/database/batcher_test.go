@@ -1,0 +1,191 @@
+package database_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/todo-app/todo/app/database"
+)
+
+// recorder is a Batcher write function that keeps every batch, can be held
+// while the test queues more items, and fails the items named in fail.
+type recorder struct {
+	mu      sync.Mutex
+	batches [][]int
+	hold    chan struct{} // while open and non-nil, writes wait on it
+	started chan struct{} // receives once per write that began
+	active  atomic.Int32
+	peak    atomic.Int32
+	fail    map[int]bool
+}
+
+func (r *recorder) write(_ context.Context, items []int) []error {
+	n := r.active.Add(1)
+	defer r.active.Add(-1)
+	for {
+		p := r.peak.Load()
+		if n <= p || r.peak.CompareAndSwap(p, n) {
+			break
+		}
+	}
+	if r.started != nil {
+		r.started <- struct{}{}
+	}
+	if r.hold != nil {
+		<-r.hold
+	}
+	r.mu.Lock()
+	r.batches = append(r.batches, slices.Clone(items))
+	r.mu.Unlock()
+	errs := make([]error, len(items))
+	for i, it := range items {
+		if r.fail[it] {
+			errs[i] = fmt.Errorf("item %d refused", it)
+		}
+	}
+	return errs
+}
+
+// doAsync submits item and reports its outcome on results.
+func doAsync(b *database.Batcher[int], ctx context.Context, item int, results chan<- [2]any) {
+	go func() {
+		err := b.Do(ctx, item)
+		results <- [2]any{item, err}
+	}()
+}
+
+func TestBatcherWritesAloneWhenIdle(t *testing.T) {
+	r := &recorder{}
+	b := database.NewBatcher(2, 64, r.write)
+	for i := range 3 {
+		if err := b.Do(context.Background(), i); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if want := [][]int{{0}, {1}, {2}}; !slices.EqualFunc(r.batches, want, slices.Equal[[]int]) {
+		t.Fatalf("batches %v, want %v", r.batches, want)
+	}
+}
+
+// TestBatcherGathersWhileBusy holds the only worker, queues items behind it
+// and checks they are written together, in order, each with its own error,
+// and that at most maxBatch go in one batch.
+func TestBatcherGathersWhileBusy(t *testing.T) {
+	r := &recorder{hold: make(chan struct{}), started: make(chan struct{}, 16), fail: map[int]bool{3: true}}
+	b := database.NewBatcher(1, 4, r.write)
+	results := make(chan [2]any, 16)
+	doAsync(b, context.Background(), 0, results)
+	<-r.started // the worker holds item 0
+	for i := 1; i <= 6; i++ {
+		doAsync(b, context.Background(), i, results)
+		waitQueued(t, b, i)
+	}
+	close(r.hold)
+	got := map[int]error{}
+	for range 7 {
+		res := <-results
+		got[res[0].(int)], _ = res[1].(error)
+	}
+	want := [][]int{{0}, {1, 2, 3, 4}, {5, 6}}
+	if !slices.EqualFunc(r.batches, want, slices.Equal[[]int]) {
+		t.Errorf("batches %v, want %v", r.batches, want)
+	}
+	for i := range 7 {
+		if (got[i] != nil) != (i == 3) {
+			t.Errorf("item %d: error %v", i, got[i])
+		}
+	}
+}
+
+// TestBatcherWithdrawsCancelledItems: an item whose context ends while it
+// waits in the queue is answered with the context's error and never written.
+func TestBatcherWithdrawsCancelledItems(t *testing.T) {
+	r := &recorder{hold: make(chan struct{}), started: make(chan struct{}, 16)}
+	b := database.NewBatcher(1, 64, r.write)
+	results := make(chan [2]any, 4)
+	doAsync(b, context.Background(), 0, results)
+	<-r.started
+	ctx, cancel := context.WithCancel(context.Background())
+	doAsync(b, ctx, 1, results)
+	waitQueued(t, b, 1)
+	doAsync(b, context.Background(), 2, results)
+	waitQueued(t, b, 2)
+	cancel()
+	close(r.hold)
+	for range 3 {
+		res := <-results
+		err, _ := res[1].(error)
+		if wantCancel := res[0].(int) == 1; wantCancel != errors.Is(err, context.Canceled) {
+			t.Errorf("item %d: error %v", res[0], err)
+		}
+	}
+	if want := [][]int{{0}, {2}}; !slices.EqualFunc(r.batches, want, slices.Equal[[]int]) {
+		t.Errorf("batches %v, want %v", r.batches, want)
+	}
+	if err := b.Do(ctx, 3); !errors.Is(err, context.Canceled) {
+		t.Errorf("Do with an ended context: %v", err)
+	}
+}
+
+// TestBatcherBoundsWorkers runs many writers at once: no more than the
+// configured number of writes may run together, every item is written
+// exactly once, and the workers end when the queue is empty.
+func TestBatcherBoundsWorkers(t *testing.T) {
+	r := &recorder{}
+	b := database.NewBatcher(3, 8, func(ctx context.Context, items []int) []error {
+		time.Sleep(time.Millisecond)
+		return r.write(ctx, items)
+	})
+	var wg sync.WaitGroup
+	for i := range 400 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := b.Do(context.Background(), i); err != nil {
+				t.Error(err)
+			}
+		}()
+	}
+	wg.Wait()
+	if p := r.peak.Load(); p > 3 {
+		t.Errorf("%d writes ran at once, want at most 3", p)
+	}
+	var all []int
+	for _, batch := range r.batches {
+		if len(batch) > 8 {
+			t.Errorf("a batch of %d items, want at most 8", len(batch))
+		}
+		all = append(all, batch...)
+	}
+	slices.Sort(all)
+	for i, item := range all {
+		if i != item || len(all) != 400 {
+			t.Fatalf("items written %v, want each of 0..399 once", all)
+		}
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for b.Workers() != 0 {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d workers still running on an empty queue", b.Workers())
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
+// waitQueued waits until n items wait behind the busy workers.
+func waitQueued(t *testing.T, b *database.Batcher[int], n int) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for b.Queued() < n {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d items queued, want %d", b.Queued(), n)
+		}
+		time.Sleep(100 * time.Microsecond)
+	}
+}
