@@ -12,10 +12,18 @@ import (
 // Store runs every query of the application against one database.
 type Store struct {
 	db *database.DB
+	// creates batches concurrent task creates on PostgreSQL; nil on SQLite.
+	creates *database.Batcher[*Task]
 }
 
 // NewStore wraps db.
-func NewStore(db *database.DB) *Store { return &Store{db: db} }
+func NewStore(db *database.DB) *Store {
+	s := &Store{db: db}
+	if db.Dialect == database.Postgres {
+		s.creates = s.newCreateBatcher()
+	}
+	return s
+}
 
 // ErrNotFound is returned when a row the caller asked for does not exist (or
 // belongs to another user, which callers must not be able to tell apart).

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"strings"
 
 	"github.com/uptrace/bun"
 
@@ -120,46 +119,6 @@ func clonePtr[T any](p *T) *T {
 	}
 	v := *p
 	return &v
-}
-
-// createTaskSQL is prepared once (database.QueryWrite): on SQLite, compiling
-// the INSERT with the count triggers it fires took a fifth of the server's
-// CPU under a stream of creates. It writes every column but the id, in
-// taskColumnNames order.
-var createTaskSQL = `INSERT INTO "task" (` + quotedColumns(taskColumnNames[1:]) + `) VALUES (?` +
-	strings.Repeat(", ?", len(taskColumnNames)-2) + `) RETURNING "id"`
-
-// CreateTask inserts t for t.UserID: it starts at version 1, created and
-// updated now, and completed now when its status is already true. t.ID is
-// set from the database.
-func (s *Store) CreateTask(ctx context.Context, t *Task) error {
-	now := Now()
-	t.ID = 0
-	t.Version = 1
-	t.CreatedAt, t.UpdatedAt = now, now
-	t.CompletedAt = nil
-	if t.Status {
-		t.CompletedAt = &now
-	}
-	err := s.db.WriteStatement(ctx, func(ctx context.Context, db bun.IDB) error {
-		rows, err := s.db.QueryWrite(ctx, db, createTaskSQL, t.Title, t.Description, t.Status, t.Category, t.Priority,
-			t.DueDate, t.CompletedAt, t.Version, t.CreatedAt, t.UpdatedAt, t.UserID)
-		if err != nil {
-			return err
-		}
-		defer rows.Close()
-		if !rows.Next() {
-			if err := rows.Err(); err != nil {
-				return err
-			}
-			return errors.New("the insert returned no id")
-		}
-		return rows.Scan(&t.ID)
-	})
-	if err != nil {
-		return fmt.Errorf("create task for user %s: %w", t.UserID, err)
-	}
-	return nil
 }
 
 // TaskByID loads one of the user's tasks; another user's task is
