@@ -2,6 +2,8 @@ package database
 
 import (
 	"context"
+	"fmt"
+	"runtime/debug"
 	"sync"
 )
 
@@ -14,7 +16,10 @@ import (
 // Nothing waits to fill a batch: a write that finds a worker free is written
 // at once, alone. Only writes that arrive while every worker is busy share
 // the next batch, so batches grow with the load and a quiet server adds no
-// latency. Workers are goroutines started on demand that end when the
+// latency. A batch holds a power of two items (the most that are queued, up
+// to maxBatch), so the write function sees only a few batch sizes and can
+// prepare one statement for each; the items left over wait for the next
+// batch, where later arrivals may join them. Workers are goroutines started on demand that end when the
 // queue is empty, so an idle Batcher holds none and needs no closing.
 type Batcher[T any] struct {
 	workers  int
@@ -36,7 +41,7 @@ type batchEntry[T any] struct {
 }
 
 // NewBatcher returns a Batcher running at most workers batches at once, each
-// of at most maxBatch items.
+// of at most maxBatch items (rounded down to a power of two).
 func NewBatcher[T any](workers, maxBatch int, write func(ctx context.Context, items []T) []error) *Batcher[T] {
 	return &Batcher[T]{workers: max(workers, 1), maxBatch: max(maxBatch, 1), write: write}
 }
@@ -79,11 +84,35 @@ func (b *Batcher[T]) work() {
 		if len(live) == 0 {
 			continue
 		}
-		errs := b.write(context.Background(), items)
+		errs := b.run(items)
 		for i, e := range live {
 			e.result <- errs[i]
 		}
 	}
+}
+
+// run calls the write function. A panic in it becomes every item's error:
+// it runs on a worker goroutine, out of reach of the server's recover
+// middleware, and would otherwise end the process.
+func (b *Batcher[T]) run(items []T) (errs []error) {
+	defer func() {
+		if p := recover(); p != nil {
+			errs = sameError(len(items), fmt.Errorf("batch write panicked: %v\n%s", p, debug.Stack()))
+		}
+	}()
+	errs = b.write(context.Background(), items)
+	if len(errs) != len(items) {
+		return sameError(len(items), fmt.Errorf("batch write returned %d results for %d items", len(errs), len(items)))
+	}
+	return errs
+}
+
+func sameError(n int, err error) []error {
+	errs := make([]error, n)
+	for i := range errs {
+		errs[i] = err
+	}
+	return errs
 }
 
 // take removes the next batch from the queue, or retires the worker and
@@ -95,7 +124,10 @@ func (b *Batcher[T]) take() []*batchEntry[T] {
 		b.running--
 		return nil
 	}
-	n := min(len(b.queue), b.maxBatch)
+	n := 1
+	for n*2 <= min(len(b.queue), b.maxBatch) {
+		n *= 2
+	}
 	batch := make([]*batchEntry[T], n)
 	copy(batch, b.queue)
 	// Shift instead of reslicing, so the queue's array does not keep every

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -75,28 +76,28 @@ func TestBatcherWritesAloneWhenIdle(t *testing.T) {
 
 // TestBatcherGathersWhileBusy holds the only worker, queues items behind it
 // and checks they are written together, in order, each with its own error,
-// and that at most maxBatch go in one batch.
+// in batches of a power of two items up to maxBatch.
 func TestBatcherGathersWhileBusy(t *testing.T) {
 	r := &recorder{hold: make(chan struct{}), started: make(chan struct{}, 16), fail: map[int]bool{3: true}}
 	b := database.NewBatcher(1, 4, r.write)
 	results := make(chan [2]any, 16)
 	doAsync(b, context.Background(), 0, results)
 	<-r.started // the worker holds item 0
-	for i := 1; i <= 6; i++ {
+	for i := 1; i <= 7; i++ {
 		doAsync(b, context.Background(), i, results)
 		waitQueued(t, b, i)
 	}
 	close(r.hold)
 	got := map[int]error{}
-	for range 7 {
+	for range 8 {
 		res := <-results
 		got[res[0].(int)], _ = res[1].(error)
 	}
-	want := [][]int{{0}, {1, 2, 3, 4}, {5, 6}}
+	want := [][]int{{0}, {1, 2, 3, 4}, {5, 6}, {7}}
 	if !slices.EqualFunc(r.batches, want, slices.Equal[[]int]) {
 		t.Errorf("batches %v, want %v", r.batches, want)
 	}
-	for i := range 7 {
+	for i := range 8 {
 		if (got[i] != nil) != (i == 3) {
 			t.Errorf("item %d: error %v", i, got[i])
 		}
@@ -158,8 +159,8 @@ func TestBatcherBoundsWorkers(t *testing.T) {
 	}
 	var all []int
 	for _, batch := range r.batches {
-		if len(batch) > 8 {
-			t.Errorf("a batch of %d items, want at most 8", len(batch))
+		if n := len(batch); n > 8 || n&(n-1) != 0 {
+			t.Errorf("a batch of %d items, want a power of two up to 8", n)
 		}
 		all = append(all, batch...)
 	}
@@ -187,5 +188,22 @@ func waitQueued(t *testing.T, b *database.Batcher[int], n int) {
 			t.Fatalf("%d items queued, want %d", b.Queued(), n)
 		}
 		time.Sleep(100 * time.Microsecond)
+	}
+}
+
+// TestBatcherSurvivesAPanic: a write function that panics fails its items
+// instead of ending the process, and the Batcher goes on writing.
+func TestBatcherSurvivesAPanic(t *testing.T) {
+	b := database.NewBatcher(1, 8, func(_ context.Context, items []int) []error {
+		if items[0] == 13 {
+			panic("unlucky")
+		}
+		return make([]error, len(items))
+	})
+	if err := b.Do(context.Background(), 13); err == nil || !strings.Contains(err.Error(), "unlucky") {
+		t.Errorf("the panicking write: %v", err)
+	}
+	if err := b.Do(context.Background(), 14); err != nil {
+		t.Errorf("the write after it: %v", err)
 	}
 }
