@@ -29,6 +29,22 @@ const (
 	maxCreateBatch     = 64
 )
 
+// createTaskBatchSQL holds the INSERT of each batch size the Batcher makes
+// (the powers of two up to maxCreateBatch), each prepared once like
+// createTaskSQL. Prepared, the values travel apart from the SQL: an
+// unprepared query with arguments is interpolated by pgdriver into quoted
+// literals, which PostgreSQL reads differently (backslashes as escapes)
+// where standard_conforming_strings is off, and which it parses again for
+// every batch.
+var createTaskBatchSQL = func() map[int]string {
+	m := map[int]string{}
+	for n := 2; n <= maxCreateBatch; n *= 2 {
+		m[n] = `INSERT INTO "task" (` + quotedColumns(taskColumnNames[1:]) + `) VALUES ` +
+			createTaskRow + strings.Repeat(", "+createTaskRow, n-1) + ` RETURNING "id"`
+	}
+	return m
+}()
+
 // CreateTask inserts t for t.UserID: it starts at version 1, created and
 // updated now, and completed now when its status is already true. t.ID is
 // set from the database.
@@ -110,17 +126,18 @@ func (s *Store) insertTasks(ctx context.Context, tasks []*Task) []error {
 	return errs
 }
 
-// insertTaskBatch writes tasks in one statement. It is not prepared: the
-// SQL differs with the number of rows, and parsing it costs little beside
-// the rows it writes.
+// insertTaskBatch writes tasks, a batch of one of createTaskBatchSQL's
+// sizes, in one statement.
 func (s *Store) insertTaskBatch(ctx context.Context, tasks []*Task) error {
+	query, ok := createTaskBatchSQL[len(tasks)]
+	if !ok {
+		return fmt.Errorf("no INSERT for a batch of %d tasks", len(tasks))
+	}
 	args := make([]any, 0, len(tasks)*(len(taskColumnNames)-1))
 	for _, t := range tasks {
 		args = createTaskArgs(args, t)
 	}
-	query := `INSERT INTO "task" (` + quotedColumns(taskColumnNames[1:]) + `) VALUES ` +
-		createTaskRow + strings.Repeat(", "+createTaskRow, len(tasks)-1) + ` RETURNING "id"`
-	rows, err := s.db.Write.DB.QueryContext(ctx, database.Rebind(s.db.Dialect, query), args...)
+	rows, err := s.db.QueryWrite(ctx, s.db.Write, query, args...)
 	if err != nil {
 		return err
 	}

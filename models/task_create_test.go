@@ -125,28 +125,36 @@ func TestCreateBatchRefusesOnlyTheBadTask(t *testing.T) {
 	countCheck(t, e, dee)
 	countCheck(t, e, eve)
 
-	// A batch of good tasks only is written by one statement.
-	more := []*models.Task{
-		{UserID: eve, Title: "a", Priority: 2, Version: 1, CreatedAt: now, UpdatedAt: now},
-		{UserID: dee, Title: "b", Priority: 2, Version: 1, CreatedAt: now, UpdatedAt: now},
-		{UserID: eve, Title: "c", Priority: 2, Version: 1, CreatedAt: now, UpdatedAt: now},
+	// A batch of good tasks only is written by one statement, its text
+	// byte for byte.
+	hostile := []string{`it's "quoted" \ \' ''`, "$1 ? :name @p1 %s", "🚀 Zoë\tab\n", "'); DROP TABLE \"task\"; --"}
+	var more []*models.Task
+	for i, title := range hostile {
+		desc := title + "\r\n" + title
+		more = append(more, &models.Task{UserID: []string{dee, eve}[i%2], Title: title, Description: &desc, Category: &hostile[3-i],
+			Priority: 2, Version: 1, CreatedAt: now, UpdatedAt: now})
 	}
 	for i, err := range e.store.InsertTasks(ctx, more) {
 		if err != nil {
 			t.Fatalf("task %q: %v", more[i].Title, err)
 		}
 	}
-	var txids []string
+	txids := map[string]bool{}
 	for _, task := range more {
-		var xmin string
-		if err := e.db.Read.NewRaw(`SELECT xmin::text FROM "task" WHERE "id" = ? AND "title" = ?`, task.ID, task.Title).Scan(ctx, &xmin); err != nil {
-			t.Fatalf("task %q is not at id %d: %v", task.Title, task.ID, err)
+		got, err := e.store.TaskByID(ctx, task.UserID, task.ID)
+		if err != nil || got.Title != task.Title || *got.Description != *task.Description || *got.Category != *task.Category {
+			t.Fatalf("task %q has id %d, which reads %+v (%v)", task.Title, task.ID, got, err)
 		}
-		txids = append(txids, xmin)
+		var xmin string
+		if err := e.db.Read.NewRaw(`SELECT xmin::text FROM "task" WHERE "id" = ?`, task.ID).Scan(ctx, &xmin); err != nil {
+			t.Fatal(err)
+		}
+		txids[xmin] = true
 	}
-	if txids[0] != txids[1] || txids[1] != txids[2] {
-		t.Errorf("the batch was written by transactions %v, want one", txids)
+	if len(txids) != 1 {
+		t.Errorf("the batch was written by %d transactions, want one", len(txids))
 	}
+
 	countCheck(t, e, dee)
 	countCheck(t, e, eve)
 }
