@@ -56,6 +56,8 @@ type DB struct {
 // requests (group commit): it runs in a savepoint of its own, so its error
 // undoes only its own changes, and fn must not keep tx or ctx after
 // returning. ctx's cancellation stops fn from starting, never in the middle.
+// A panic in fn undoes fn's changes and goes on in the caller's goroutine on
+// both engines.
 func (db *DB) WriteTx(ctx context.Context, fn func(ctx context.Context, tx bun.Tx) error) error {
 	// A copy of the DB with another Write pool (tests add query hooks that
 	// way) writes through that pool.

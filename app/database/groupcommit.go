@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"runtime/debug"
 	"sync"
 	"sync/atomic"
 
@@ -67,12 +68,12 @@ func (g *groupCommit) do(ctx context.Context, fn func(ctx context.Context, tx bu
 	// stopped never ran; one it took has its result already.
 	select {
 	case err := <-w.result:
-		return err
+		return rethrow(err)
 	case <-g.stopped:
 	}
 	select {
 	case err := <-w.result:
-		return err
+		return rethrow(err)
 	default:
 		return errWriterClosed
 	}
@@ -169,7 +170,7 @@ func runInSavepoint(tx bun.Tx, w *groupWrite) error {
 	if _, err := tx.ExecContext(ctx, "SAVEPOINT todo_write"); err != nil {
 		return fmt.Errorf("savepoint: %w", err)
 	}
-	err := w.fn(ctx, tx)
+	err := callWrite(ctx, tx, w.fn)
 	if err != nil {
 		if _, rerr := tx.ExecContext(ctx, "ROLLBACK TO SAVEPOINT todo_write"); rerr != nil {
 			return errors.Join(err, fmt.Errorf("roll back savepoint: %w", rerr))
@@ -179,6 +180,40 @@ func runInSavepoint(tx bun.Tx, w *groupWrite) error {
 		return errors.Join(err, fmt.Errorf("release savepoint: %w", rerr))
 	}
 	return err
+}
+
+// writePanic carries a panic of a write function from the writer goroutine
+// to the caller of WriteTx, which panics with it in its own goroutine.
+type writePanic struct {
+	value any
+	stack []byte
+}
+
+func (p *writePanic) Error() string {
+	return fmt.Sprintf("write panicked: %v\n\nwriter goroutine:\n%s", p.value, p.stack)
+}
+
+// rethrow panics in the caller's goroutine with a panic of its write
+// function, as on PostgreSQL, where the function runs in that goroutine.
+func rethrow(err error) error {
+	var p *writePanic
+	if errors.As(err, &p) {
+		panic(p)
+	}
+	return err
+}
+
+// callWrite runs fn, turning a panic into a *writePanic: unrecovered on the
+// writer goroutine, out of reach of the server's recover middleware, it
+// would end the process. Its savepoint is then rolled back like any failed
+// write's, and the group commits without it.
+func callWrite(ctx context.Context, tx bun.Tx, fn func(ctx context.Context, tx bun.Tx) error) (err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = &writePanic{value: p, stack: debug.Stack()}
+		}
+	}()
+	return fn(ctx, tx)
 }
 
 // close stops the writer once its current group has committed; writes

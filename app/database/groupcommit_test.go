@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -154,5 +155,59 @@ func TestWriterCheckpointsWhenIdle(t *testing.T) {
 	var n int
 	if err := db.Read.NewRaw(`SELECT count(*) FROM gc`).Scan(ctx, &n); err != nil || n != database.CheckpointWhenIdleAfter {
 		t.Fatalf("rows after the checkpoint: %d, %v", n, err)
+	}
+}
+
+// A write function that panics: the panic reaches the caller of WriteTx in
+// its own goroutine (on SQLite it ran on the writer), its changes are
+// undone, and the writes grouped with it commit.
+func TestWriteTxPanicReachesTheCaller(t *testing.T) {
+	for _, d := range dbtest.Dialects {
+		t.Run(string(d), func(t *testing.T) {
+			db := dbtest.Open(t, d)
+			ctx := context.Background()
+			if _, err := db.Write.ExecContext(ctx, `CREATE TABLE gp (k integer PRIMARY KEY)`); err != nil {
+				t.Fatal(err)
+			}
+			const writers = 40
+			panicked := make([]any, writers)
+			var wg sync.WaitGroup
+			for i := range writers {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					defer func() { panicked[i] = recover() }()
+					err := db.WriteTx(ctx, func(ctx context.Context, tx bun.Tx) error {
+						if _, err := tx.ExecContext(ctx, `INSERT INTO gp (k) VALUES (?)`, i); err != nil {
+							return err
+						}
+						if i%5 == 0 {
+							panic(fmt.Sprintf("write %d fails", i))
+						}
+						return nil
+					})
+					if err != nil {
+						t.Errorf("write %d: %v", i, err)
+					}
+				}()
+			}
+			wg.Wait()
+			for i, p := range panicked {
+				if (p != nil) != (i%5 == 0) || (p != nil && !strings.Contains(fmt.Sprint(p), fmt.Sprintf("write %d fails", i))) {
+					t.Errorf("write %d: panic %v", i, p)
+				}
+			}
+			var n int
+			if err := db.Read.QueryRowContext(ctx, `SELECT count(*) FROM gp WHERE k % 5 <> 0`).Scan(&n); err != nil {
+				t.Fatal(err)
+			}
+			var bad int
+			if err := db.Read.QueryRowContext(ctx, `SELECT count(*) FROM gp WHERE k % 5 = 0`).Scan(&bad); err != nil {
+				t.Fatal(err)
+			}
+			if n != writers-writers/5 || bad != 0 {
+				t.Fatalf("%d writes kept and %d panicking ones, want %d and 0", n, bad, writers-writers/5)
+			}
+		})
 	}
 }
