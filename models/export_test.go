@@ -12,5 +12,5 @@ var SortCategories = sortCategories
 
 // InsertTasks writes tasks as one batch of concurrent creates would be.
 func (s *Store) InsertTasks(ctx context.Context, tasks []*Task) []error {
-	return s.insertTasks(ctx, tasks)
+	return s.insertBatch(ctx, tasks)
 }

@@ -40,3 +40,15 @@ func isUniqueViolation(err error) bool {
 	}
 	return err != nil && strings.Contains(err.Error(), "UNIQUE constraint failed")
 }
+
+// isRowRejection reports a PostgreSQL error about the data of a row (class
+// 22, data exception, or 23, integrity constraint violation) rather than
+// about the statement or the connection.
+func isRowRejection(err error) bool {
+	var pgErr pgdriver.Error
+	if !errors.As(err, &pgErr) {
+		return false
+	}
+	code := pgErr.Field('C')
+	return strings.HasPrefix(code, "22") || strings.HasPrefix(code, "23")
+}

@@ -2,25 +2,33 @@ package models
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"slices"
 	"strings"
 
 	"github.com/uptrace/bun"
-	"github.com/uptrace/bun/driver/pgdriver"
 
 	"github.com/todo-app/todo/app/database"
 )
 
-// createTaskSQL is prepared once (database.QueryWrite): on SQLite, compiling
-// the INSERT with the count triggers it fires took a fifth of the server's
-// CPU under a stream of creates. It writes every column but the id, in
-// taskColumnNames order.
-var createTaskSQL = `INSERT INTO "task" (` + quotedColumns(taskColumnNames[1:]) + `) VALUES ` +
-	createTaskRow + ` RETURNING "id"`
-
-var createTaskRow = `(?` + strings.Repeat(", ?", len(taskColumnNames)-2) + `)`
+// createTaskSQL holds the task INSERT of each size the create batches come
+// in (one, and the powers of two up to maxCreateBatch). Each is prepared
+// once (database.QueryWrite): on SQLite, compiling the INSERT with the count
+// triggers it fires took a fifth of the server's CPU under a stream of
+// creates. Prepared, the values also travel apart from the SQL: pgdriver
+// interpolates an unprepared query's arguments into quoted literals, which
+// PostgreSQL reads differently (backslashes as escapes) where
+// standard_conforming_strings is off. Each writes every column but the id,
+// in taskColumnNames order.
+var createTaskSQL = func() map[int]string {
+	row := `(?` + strings.Repeat(", ?", len(taskColumnNames)-2) + `)`
+	m := map[int]string{}
+	for n := 1; n <= maxCreateBatch; n *= 2 {
+		m[n] = `INSERT INTO "task" (` + quotedColumns(taskColumnNames[1:]) + `) VALUES ` +
+			row + strings.Repeat(", "+row, n-1) + ` RETURNING "id"`
+	}
+	return m
+}()
 
 // createBatchWorkers and maxCreateBatch shape PostgreSQL's batched creates
 // (newCreateBatcher); chosen with todo bench --op create on 2 cores.
@@ -28,22 +36,6 @@ const (
 	createBatchWorkers = 2
 	maxCreateBatch     = 64
 )
-
-// createTaskBatchSQL holds the INSERT of each batch size the Batcher makes
-// (the powers of two up to maxCreateBatch), each prepared once like
-// createTaskSQL. Prepared, the values travel apart from the SQL: an
-// unprepared query with arguments is interpolated by pgdriver into quoted
-// literals, which PostgreSQL reads differently (backslashes as escapes)
-// where standard_conforming_strings is off, and which it parses again for
-// every batch.
-var createTaskBatchSQL = func() map[int]string {
-	m := map[int]string{}
-	for n := 2; n <= maxCreateBatch; n *= 2 {
-		m[n] = `INSERT INTO "task" (` + quotedColumns(taskColumnNames[1:]) + `) VALUES ` +
-			createTaskRow + strings.Repeat(", "+createTaskRow, n-1) + ` RETURNING "id"`
-	}
-	return m
-}()
 
 // CreateTask inserts t for t.UserID: it starts at version 1, created and
 // updated now, and completed now when its status is already true. t.ID is
@@ -61,27 +53,12 @@ func (s *Store) CreateTask(ctx context.Context, t *Task) error {
 	if s.creates != nil {
 		err = s.creates.Do(ctx, t)
 	} else {
-		err = s.db.WriteStatement(ctx, func(ctx context.Context, db bun.IDB) error { return s.insertTask(ctx, db, t) })
+		err = s.db.WriteStatement(ctx, func(ctx context.Context, db bun.IDB) error { return s.insertTasks(ctx, db, []*Task{t}) })
 	}
 	if err != nil {
 		return fmt.Errorf("create task for user %s: %w", t.UserID, err)
 	}
 	return nil
-}
-
-func (s *Store) insertTask(ctx context.Context, db bun.IDB, t *Task) error {
-	rows, err := s.db.QueryWrite(ctx, db, createTaskSQL, createTaskArgs(nil, t)...)
-	if err != nil {
-		return err
-	}
-	defer rows.Close()
-	if !rows.Next() {
-		if err := rows.Err(); err != nil {
-			return err
-		}
-		return errors.New("the insert returned no id")
-	}
-	return rows.Scan(&t.ID)
 }
 
 func createTaskArgs(args []any, t *Task) []any {
@@ -95,41 +72,38 @@ func createTaskArgs(args []any, t *Task) []any {
 // batches never deadlock on one user's counts. SQLite needs none of this:
 // its group commit already shares one transaction among concurrent writes.
 func (s *Store) newCreateBatcher() *database.Batcher[*Task] {
-	return database.NewBatcher(createBatchWorkers, maxCreateBatch, s.insertTasks)
+	return database.NewBatcher(createBatchWorkers, maxCreateBatch, s.insertBatch)
 }
 
-// insertTasks writes tasks and sets their ids, returning each one's error.
-func (s *Store) insertTasks(ctx context.Context, tasks []*Task) []error {
+// insertBatch writes a batch of creates and sets their ids, returning each
+// one's error.
+func (s *Store) insertBatch(ctx context.Context, tasks []*Task) []error {
 	errs := make([]error, len(tasks))
-	if len(tasks) == 1 {
-		errs[0] = s.insertTask(ctx, s.db.Write, tasks[0])
-		return errs
-	}
-	err := s.insertTaskBatch(ctx, tasks)
-	if err == nil {
-		return errs
-	}
-	// The statement is atomic, so nothing was written. A task the
-	// database refused (its user deleted meanwhile, say) must fail alone:
-	// each is tried again by itself. Any other failure (the connection,
-	// say) is every task's, and trying again could write a task twice if
-	// the batch did commit before the connection broke.
-	if !isRowRejection(err) {
+	err := s.insertTasks(ctx, s.db.Write, tasks)
+	switch {
+	case err == nil:
+	case len(tasks) > 1 && isRowRejection(err):
+		// The statement is atomic, so nothing was written. A task the
+		// database refused (its user deleted meanwhile, say) must fail
+		// alone: each is tried again by itself.
+		for i, t := range tasks {
+			errs[i] = s.insertTasks(ctx, s.db.Write, []*Task{t})
+		}
+	default:
+		// Any other failure (the connection, say) is every task's: trying
+		// again could write a task twice if the batch did commit before
+		// the connection broke.
 		for i := range errs {
 			errs[i] = err
 		}
-		return errs
-	}
-	for i, t := range tasks {
-		errs[i] = s.insertTask(ctx, s.db.Write, t)
 	}
 	return errs
 }
 
-// insertTaskBatch writes tasks, a batch of one of createTaskBatchSQL's
-// sizes, in one statement.
-func (s *Store) insertTaskBatch(ctx context.Context, tasks []*Task) error {
-	query, ok := createTaskBatchSQL[len(tasks)]
+// insertTasks writes tasks, as many as one of createTaskSQL's sizes, in one
+// statement on db, and sets their ids.
+func (s *Store) insertTasks(ctx context.Context, db bun.IDB, tasks []*Task) error {
+	query, ok := createTaskSQL[len(tasks)]
 	if !ok {
 		return fmt.Errorf("no INSERT for a batch of %d tasks", len(tasks))
 	}
@@ -137,7 +111,7 @@ func (s *Store) insertTaskBatch(ctx context.Context, tasks []*Task) error {
 	for _, t := range tasks {
 		args = createTaskArgs(args, t)
 	}
-	rows, err := s.db.QueryWrite(ctx, s.db.Write, query, args...)
+	rows, err := s.db.QueryWrite(ctx, db, query, args...)
 	if err != nil {
 		return err
 	}
@@ -164,16 +138,4 @@ func (s *Store) insertTaskBatch(ctx context.Context, tasks []*Task) error {
 		t.ID = ids[i]
 	}
 	return nil
-}
-
-// isRowRejection reports a PostgreSQL error about the data of a row (class
-// 22, data exception, or 23, integrity constraint violation) rather than
-// about the statement or the connection.
-func isRowRejection(err error) bool {
-	var pgErr pgdriver.Error
-	if !errors.As(err, &pgErr) {
-		return false
-	}
-	code := pgErr.Field('C')
-	return strings.HasPrefix(code, "22") || strings.HasPrefix(code, "23")
 }

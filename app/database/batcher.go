@@ -19,8 +19,10 @@ import (
 // latency. A batch holds a power of two items (the most that are queued, up
 // to maxBatch), so the write function sees only a few batch sizes and can
 // prepare one statement for each; the items left over wait for the next
-// batch, where later arrivals may join them. Workers are goroutines started on demand that end when the
-// queue is empty, so an idle Batcher holds none and needs no closing.
+// batch, where later arrivals may join them.
+//
+// Workers are goroutines started on demand that end when the queue is
+// empty, so an idle Batcher holds none and needs no closing.
 type Batcher[T any] struct {
 	workers  int
 	maxBatch int
