@@ -7,7 +7,6 @@ import (
 	"slices"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -21,20 +20,21 @@ type recorder struct {
 	batches [][]int
 	hold    chan struct{} // while open and non-nil, writes wait on it
 	started chan struct{} // receives once per write that began
-	active  atomic.Int32
-	peak    atomic.Int32
+	active  int           // writes running now
+	peak    int           // the most that ran at once
 	fail    map[int]bool
 }
 
 func (r *recorder) write(_ context.Context, items []int) []error {
-	n := r.active.Add(1)
-	defer r.active.Add(-1)
-	for {
-		p := r.peak.Load()
-		if n <= p || r.peak.CompareAndSwap(p, n) {
-			break
-		}
-	}
+	r.mu.Lock()
+	r.active++
+	r.peak = max(r.peak, r.active)
+	r.mu.Unlock()
+	defer func() {
+		r.mu.Lock()
+		r.active--
+		r.mu.Unlock()
+	}()
 	if r.started != nil {
 		r.started <- struct{}{}
 	}
@@ -154,7 +154,7 @@ func TestBatcherBoundsWorkers(t *testing.T) {
 		}()
 	}
 	wg.Wait()
-	if p := r.peak.Load(); p > 3 {
+	if p := r.peak; p > 3 {
 		t.Errorf("%d writes ran at once, want at most 3", p)
 	}
 	var all []int
