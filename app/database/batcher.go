@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"runtime/debug"
 	"sync"
+	"time"
 )
 
 // Batcher gathers the single-row writes of concurrent requests into batches
@@ -26,9 +27,11 @@ import (
 type Batcher[T any] struct {
 	workers  int
 	maxBatch int
-	// write writes items and returns one error per item, in order. It
-	// runs without any request's context: a statement that several
-	// requests share must not end when one of them gives up.
+	// write writes items and returns one error per item, in order. Its
+	// context carries the latest deadline of the batch's callers (none if
+	// one of them has none), not their cancellation: a statement that
+	// several requests share must not end when one of them gives up, nor
+	// outlast every one of them.
 	write func(ctx context.Context, items []T) []error
 
 	mu      sync.Mutex
@@ -49,9 +52,9 @@ func NewBatcher[T any](workers, maxBatch int, write func(ctx context.Context, it
 }
 
 // Do writes item, possibly with the items of other calls, and returns its
-// own outcome. ctx ending before the batch starts withdraws the item; once
-// its batch has started, Do waits for the result, so a write that commits
-// is never reported as cancelled.
+// own outcome. ctx ending before the batch starts withdraws the item. Once
+// the batch has started, ctx ending makes Do return ctx's error at once,
+// as a statement cut off by its context would: the batch may still commit.
 func (b *Batcher[T]) Do(ctx context.Context, item T) error {
 	if err := ctx.Err(); err != nil {
 		return err
@@ -64,7 +67,12 @@ func (b *Batcher[T]) Do(ctx context.Context, item T) error {
 		go b.work()
 	}
 	b.mu.Unlock()
-	return <-e.result
+	select {
+	case err := <-e.result:
+		return err
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 }
 
 func (b *Batcher[T]) work() {
@@ -73,36 +81,45 @@ func (b *Batcher[T]) work() {
 		if batch == nil {
 			return
 		}
-		items := make([]T, 0, len(batch))
-		live := batch[:0]
-		for _, e := range batch {
-			if err := e.ctx.Err(); err != nil {
-				e.result <- err
-				continue
-			}
-			items = append(items, e.item)
-			live = append(live, e)
+		items := make([]T, len(batch))
+		for i, e := range batch {
+			items[i] = e.item
 		}
-		if len(live) == 0 {
-			continue
-		}
-		errs := b.run(items)
-		for i, e := range live {
+		ctx, cancel := latestDeadline(batch)
+		errs := b.run(ctx, items)
+		cancel()
+		for i, e := range batch {
 			e.result <- errs[i]
 		}
 	}
 }
 
+// latestDeadline is the context a batch runs in: no caller's cancellation,
+// and the latest of their deadlines, or none if a caller has none.
+func latestDeadline[T any](batch []*batchEntry[T]) (context.Context, context.CancelFunc) {
+	var latest time.Time
+	for _, e := range batch {
+		d, ok := e.ctx.Deadline()
+		if !ok {
+			return context.Background(), func() {}
+		}
+		if d.After(latest) {
+			latest = d
+		}
+	}
+	return context.WithDeadline(context.Background(), latest)
+}
+
 // run calls the write function. A panic in it becomes every item's error:
 // it runs on a worker goroutine, out of reach of the server's recover
 // middleware, and would otherwise end the process.
-func (b *Batcher[T]) run(items []T) (errs []error) {
+func (b *Batcher[T]) run(ctx context.Context, items []T) (errs []error) {
 	defer func() {
 		if p := recover(); p != nil {
 			errs = sameError(len(items), fmt.Errorf("batch write panicked: %v\n%s", p, debug.Stack()))
 		}
 	}()
-	errs = b.write(context.Background(), items)
+	errs = b.write(ctx, items)
 	if len(errs) != len(items) {
 		return sameError(len(items), fmt.Errorf("batch write returned %d results for %d items", len(errs), len(items)))
 	}
@@ -118,10 +135,21 @@ func sameError(n int, err error) []error {
 }
 
 // take removes the next batch from the queue, or retires the worker and
-// returns nil when the queue is empty.
+// returns nil when the queue is empty. Items whose context has ended are
+// answered and dropped first, so the batch is a power of two of live ones.
 func (b *Batcher[T]) take() []*batchEntry[T] {
 	b.mu.Lock()
 	defer b.mu.Unlock()
+	live := b.queue[:0]
+	for _, e := range b.queue {
+		if err := e.ctx.Err(); err != nil {
+			e.result <- err
+			continue
+		}
+		live = append(live, e)
+	}
+	clear(b.queue[len(live):])
+	b.queue = live
 	if len(b.queue) == 0 {
 		b.running--
 		return nil

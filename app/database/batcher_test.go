@@ -105,28 +105,34 @@ func TestBatcherGathersWhileBusy(t *testing.T) {
 }
 
 // TestBatcherWithdrawsCancelledItems: an item whose context ends while it
-// waits in the queue is answered with the context's error and never written.
+// waits in the queue is answered with the context's error and never
+// written, and the batches of the items left are still powers of two.
 func TestBatcherWithdrawsCancelledItems(t *testing.T) {
 	r := &recorder{hold: make(chan struct{}), started: make(chan struct{}, 16)}
 	b := database.NewBatcher(1, 64, r.write)
-	results := make(chan [2]any, 4)
+	results := make(chan [2]any, 8)
 	doAsync(b, context.Background(), 0, results)
 	<-r.started
 	ctx, cancel := context.WithCancel(context.Background())
-	doAsync(b, ctx, 1, results)
-	waitQueued(t, b, 1)
-	doAsync(b, context.Background(), 2, results)
-	waitQueued(t, b, 2)
+	for i := 1; i <= 4; i++ {
+		itemCtx := context.Background()
+		if i == 2 {
+			itemCtx = ctx
+		}
+		doAsync(b, itemCtx, i, results)
+		waitQueued(t, b, i)
+	}
 	cancel()
+	if res := <-results; res[0].(int) != 2 || !errors.Is(res[1].(error), context.Canceled) {
+		t.Fatalf("the first answer is item %v with %v, want item 2 cancelled", res[0], res[1])
+	}
 	close(r.hold)
-	for range 3 {
-		res := <-results
-		err, _ := res[1].(error)
-		if wantCancel := res[0].(int) == 1; wantCancel != errors.Is(err, context.Canceled) {
-			t.Errorf("item %d: error %v", res[0], err)
+	for range 4 {
+		if res := <-results; res[1] != nil {
+			t.Errorf("item %d: error %v", res[0], res[1])
 		}
 	}
-	if want := [][]int{{0}, {2}}; !slices.EqualFunc(r.batches, want, slices.Equal[[]int]) {
+	if want := [][]int{{0}, {1, 3}, {4}}; !slices.EqualFunc(r.batches, want, slices.Equal[[]int]) {
 		t.Errorf("batches %v, want %v", r.batches, want)
 	}
 	if err := b.Do(ctx, 3); !errors.Is(err, context.Canceled) {
@@ -205,5 +211,57 @@ func TestBatcherSurvivesAPanic(t *testing.T) {
 	}
 	if err := b.Do(context.Background(), 14); err != nil {
 		t.Errorf("the write after it: %v", err)
+	}
+}
+
+// TestBatcherKeepsDeadlines: a caller whose deadline passes while its batch
+// runs gets its context's error then, not when the batch ends, and the
+// batch runs under its callers' latest deadline, or none when one of them
+// has none.
+func TestBatcherKeepsDeadlines(t *testing.T) {
+	type seen struct {
+		deadline time.Time
+		ok       bool
+	}
+	seenc := make(chan seen, 4)
+	release := make(chan struct{})
+	b := database.NewBatcher(1, 8, func(ctx context.Context, items []int) []error {
+		d, ok := ctx.Deadline()
+		seenc <- seen{d, ok}
+		errs := make([]error, len(items))
+		select {
+		case <-ctx.Done():
+			for i := range errs {
+				errs[i] = ctx.Err()
+			}
+		case <-release:
+		}
+		return errs
+	})
+
+	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+	defer cancel()
+	want, _ := ctx.Deadline()
+	start := time.Now()
+	if err := b.Do(ctx, 1); !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("Do past its deadline: %v", err)
+	}
+	if waited := time.Since(start); waited > 2*time.Second {
+		t.Errorf("Do returned %s after its deadline", waited)
+	}
+	if s := <-seenc; !s.ok || !s.deadline.Equal(want) {
+		t.Errorf("the batch ran with deadline %v (%v), want %v", s.deadline, s.ok, want)
+	}
+
+	noDeadline := make(chan seen, 1)
+	go func() {
+		noDeadline <- <-seenc
+		close(release)
+	}()
+	if err := b.Do(context.Background(), 2); err != nil {
+		t.Errorf("Do without a deadline: %v", err)
+	}
+	if s := <-noDeadline; s.ok {
+		t.Errorf("a batch of a caller without a deadline ran with deadline %v", s.deadline)
 	}
 }
