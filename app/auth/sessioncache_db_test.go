@@ -4,6 +4,7 @@ import (
 	"context"
 	"log/slog"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -68,9 +69,13 @@ func TestSessionCacheServesRepeatedLookups(t *testing.T) {
 			if n := lookups(); n != 5 {
 				t.Fatalf("without the watcher: %d session queries for 5 lookups, want 5", n)
 			}
+			// The watcher ends before the database closes (see
+			// TestStopEndsTheSessionWatcher in app/server).
 			wctx, stop := context.WithCancel(ctx)
+			var watcher sync.WaitGroup
+			defer watcher.Wait()
 			defer stop()
-			go svc.WatchSessionChanges(wctx, 10*time.Millisecond, nil, slog.New(slog.DiscardHandler))
+			watcher.Go(func() { svc.WatchSessionChanges(wctx, 10*time.Millisecond, nil, slog.New(slog.DiscardHandler)) })
 			deadline := time.Now().Add(5 * time.Second)
 			for {
 				if n := lookups(); n <= 1 {

@@ -37,6 +37,9 @@ type Instance struct {
 	stopOnce sync.Once
 	cancel   context.CancelFunc
 	done     chan error
+	// background counts the goroutines besides the server that use the
+	// database; Stop waits for them, since the database closes next.
+	background sync.WaitGroup
 }
 
 // NewDatabaseURL creates an empty database of the engine, removed when the
@@ -80,9 +83,10 @@ func StartInstance(t testing.TB, dbURL string, o InstanceOptions) *Instance {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
+	inst := &Instance{Hub: hub, cancel: cancel}
 	// As in todo serve: sessions are cached, and the change log keeps the
 	// cache honest.
-	go svc.WatchSessionChanges(ctx, auth.DefaultSessionPoll, hub.CloseSessionLocally, log)
+	inst.background.Go(func() { svc.WatchSessionChanges(ctx, auth.DefaultSessionPoll, hub.CloseSessionLocally, log) })
 	runCtx, stopRun := hub.BeforeShutdown(ctx, 3*time.Second)
 	addrc := make(chan net.Addr, 1)
 	done := make(chan error, 1)
@@ -96,12 +100,8 @@ func StartInstance(t testing.TB, dbURL string, o InstanceOptions) *Instance {
 	case err := <-done:
 		t.Fatalf("server stopped: %v", err)
 	}
-	inst := &Instance{
-		Server: &Server{URL: "http://" + addr.String(), Config: cfg, DB: db, Store: models.NewStore(db), Auth: svc, Clock: clock},
-		Hub:    hub,
-		cancel: cancel,
-		done:   done,
-	}
+	inst.Server = &Server{URL: "http://" + addr.String(), Config: cfg, DB: db, Store: models.NewStore(db), Auth: svc, Clock: clock}
+	inst.done = done
 	t.Cleanup(func() {
 		inst.Stop()
 		_ = db.Close()
@@ -115,6 +115,7 @@ func (i *Instance) Stop() {
 	i.stopOnce.Do(func() {
 		i.cancel()
 		<-i.done
+		i.background.Wait()
 		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
 		defer cancel()
 		i.Hub.Shutdown(ctx)
