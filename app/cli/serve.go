@@ -179,17 +179,8 @@ func serve(ctx context.Context, cfg *config.Config, ready func(net.Addr)) error 
 	// hub closes them first (1001), then the server stops.
 	runCtx, stopRun := hub.BeforeShutdown(ctx, socketCloseGrace)
 	defer stopRun()
-	// The database closes when serve returns, so these are stopped and
-	// waited for first: a SQLite connection opened after the close would
-	// create the database file again if it had been moved away.
-	var background sync.WaitGroup
-	defer background.Wait()
-	cleanupCtx, stopCleanup := context.WithCancel(ctx)
-	defer stopCleanup()
-	background.Go(func() { authService.CleanExpiredSessions(cleanupCtx, sessionCleanupInterval, log) })
-	background.Go(func() {
-		authService.WatchSessionChanges(cleanupCtx, auth.DefaultSessionPoll, hub.CloseSessionLocally, log)
-	})
+	stopUpkeep := server.StartSessionUpkeep(ctx, authService, hub, log, sessionCleanupInterval)
+	defer stopUpkeep()
 
 	err = server.Run(runCtx, app, cfg.Server.Addr, cfg.Server.ShutdownTimeout, log, ready)
 	if err != nil && !errors.Is(err, context.Canceled) {

@@ -9,7 +9,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/todo-app/todo/app/auth"
 	"github.com/todo-app/todo/app/config"
 	"github.com/todo-app/todo/app/database"
 	"github.com/todo-app/todo/app/database/dbtest"
@@ -34,12 +33,10 @@ type Instance struct {
 	*Server
 	Hub *realtime.Hub
 
-	stopOnce sync.Once
-	cancel   context.CancelFunc
-	done     chan error
-	// background counts the goroutines besides the server that use the
-	// database; Stop waits for them, since the database closes next.
-	background sync.WaitGroup
+	stopOnce   sync.Once
+	cancel     context.CancelFunc
+	done       chan error
+	stopUpkeep func()
 }
 
 // NewDatabaseURL creates an empty database of the engine, removed when the
@@ -83,10 +80,10 @@ func StartInstance(t testing.TB, dbURL string, o InstanceOptions) *Instance {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	inst := &Instance{Hub: hub, cancel: cancel}
 	// As in todo serve: sessions are cached, and the change log keeps the
-	// cache honest.
-	inst.background.Go(func() { svc.WatchSessionChanges(ctx, auth.DefaultSessionPoll, hub.CloseSessionLocally, log) })
+	// cache honest. The hourly sweep of expired sessions is left out: no
+	// test runs for an hour.
+	stopUpkeep := server.StartSessionUpkeep(ctx, svc, hub, log, 0)
 	runCtx, stopRun := hub.BeforeShutdown(ctx, 3*time.Second)
 	addrc := make(chan net.Addr, 1)
 	done := make(chan error, 1)
@@ -98,10 +95,16 @@ func StartInstance(t testing.TB, dbURL string, o InstanceOptions) *Instance {
 	select {
 	case addr = <-addrc:
 	case err := <-done:
+		stopUpkeep()
 		t.Fatalf("server stopped: %v", err)
 	}
-	inst.Server = &Server{URL: "http://" + addr.String(), Config: cfg, DB: db, Store: models.NewStore(db), Auth: svc, Clock: clock}
-	inst.done = done
+	inst := &Instance{
+		Server:     &Server{URL: "http://" + addr.String(), Config: cfg, DB: db, Store: models.NewStore(db), Auth: svc, Clock: clock},
+		Hub:        hub,
+		cancel:     cancel,
+		done:       done,
+		stopUpkeep: stopUpkeep,
+	}
 	t.Cleanup(func() {
 		inst.Stop()
 		_ = db.Close()
@@ -115,7 +118,7 @@ func (i *Instance) Stop() {
 	i.stopOnce.Do(func() {
 		i.cancel()
 		<-i.done
-		i.background.Wait()
+		i.stopUpkeep()
 		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
 		defer cancel()
 		i.Hub.Shutdown(ctx)
