@@ -4,8 +4,6 @@ import (
 	"errors"
 	"strings"
 
-	"github.com/uptrace/bun/driver/pgdriver"
-
 	"github.com/todo-app/todo/app/database"
 )
 
@@ -34,9 +32,8 @@ var ErrEmailTaken = errors.New("email already registered")
 
 // isUniqueViolation reports a UNIQUE constraint failure on either engine.
 func isUniqueViolation(err error) bool {
-	var pgErr pgdriver.Error
-	if errors.As(err, &pgErr) {
-		return pgErr.Field('C') == "23505"
+	if code := database.SQLState(err); code != "" {
+		return code == "23505"
 	}
 	return err != nil && strings.Contains(err.Error(), "UNIQUE constraint failed")
 }
@@ -45,10 +42,6 @@ func isUniqueViolation(err error) bool {
 // 22, data exception, or 23, integrity constraint violation) rather than
 // about the statement or the connection.
 func isRowRejection(err error) bool {
-	var pgErr pgdriver.Error
-	if !errors.As(err, &pgErr) {
-		return false
-	}
-	code := pgErr.Field('C')
+	code := database.SQLState(err)
 	return strings.HasPrefix(code, "22") || strings.HasPrefix(code, "23")
 }

@@ -28,9 +28,7 @@ func IsUnavailable(err error) bool {
 	if errors.As(err, &netErr) {
 		return true
 	}
-	var pgErr pgdriver.Error
-	if errors.As(err, &pgErr) {
-		code := pgErr.Field('C')
+	if code := SQLState(err); code != "" {
 		// Class 08 is connection exceptions; 57P01-57P03 are the server
 		// shutting down or starting up; 53300 is too many connections.
 		return strings.HasPrefix(code, "08") || strings.HasPrefix(code, "57P") || code == "53300"
@@ -39,4 +37,14 @@ func IsUnavailable(err error) bool {
 	// SQLite reports a lock held past busy_timeout and a closed pool only as text.
 	return strings.Contains(msg, "database is locked") || strings.Contains(msg, "SQLITE_BUSY") ||
 		strings.Contains(msg, "sql: database is closed")
+}
+
+// SQLState returns the SQLSTATE code of the PostgreSQL error in err's chain,
+// or "" when there is none (SQLite errors have none).
+func SQLState(err error) string {
+	var pgErr pgdriver.Error
+	if errors.As(err, &pgErr) {
+		return pgErr.Field('C')
+	}
+	return ""
 }

@@ -197,12 +197,9 @@ func TestWriteTxPanicReachesTheCaller(t *testing.T) {
 					t.Errorf("write %d: panic %v", i, p)
 				}
 			}
-			var n int
-			if err := db.Read.QueryRowContext(ctx, `SELECT count(*) FROM gp WHERE k % 5 <> 0`).Scan(&n); err != nil {
-				t.Fatal(err)
-			}
-			var bad int
-			if err := db.Read.QueryRowContext(ctx, `SELECT count(*) FROM gp WHERE k % 5 = 0`).Scan(&bad); err != nil {
+			var n, bad int
+			err := db.Read.QueryRowContext(ctx, `SELECT count(*) FILTER (WHERE k % 5 <> 0), count(*) FILTER (WHERE k % 5 = 0) FROM gp`).Scan(&n, &bad)
+			if err != nil {
 				t.Fatal(err)
 			}
 			if n != writers-writers/5 || bad != 0 {

@@ -150,8 +150,9 @@ func New(d Deps) (*fiber.App, error) {
 	ratelimit.Mount(api, cfg.RateLimit, ips)
 	mountShedding(api, cfg.Server, d.Logger)
 	routes.RegisterAuth(api, authn)
-	routes.RegisterTasks(api, models.NewStore(d.DB), hub)
-	routes.RegisterDashboard(api, models.NewStore(d.DB))
+	store := models.NewStore(d.DB)
+	routes.RegisterTasks(api, store, hub)
+	routes.RegisterDashboard(api, store)
 	// GET /api/ws and /api/events; hub is also the routes.TaskEvents the task
 	// handlers publish to.
 	routes.RegisterRealtime(api, authn, hub, d.Logger)
